@@ -1,0 +1,55 @@
+//! A byte-count progress bar that only appears on a terminal, and only once the work has taken
+//! longer than a second: short tags stay silent, long ones show where they are.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+const SHOW_AFTER: Duration = Duration::from_secs(1);
+
+pub struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    shown: OnceLock<()>,
+    enabled: bool,
+}
+
+impl Progress {
+    /// A bar over `total` bytes. `enabled` is false for library callers that want silence.
+    pub fn bytes(total: u64, message: &str, enabled: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(message.to_string());
+        let enabled = enabled && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: OnceLock::new(),
+            enabled,
+        }
+    }
+
+    pub fn silent() -> Self {
+        Self::bytes(0, "", false)
+    }
+
+    pub fn inc(&self, n: u64) {
+        self.bar.inc(n);
+        if self.enabled && self.shown.get().is_none() && self.started.elapsed() > SHOW_AFTER {
+            // Another thread may race here; setting the target twice is harmless.
+            let _ = self.shown.set(());
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    pub fn finish(&self) {
+        if self.shown.get().is_some() {
+            self.bar.finish_and_clear();
+        }
+    }
+}

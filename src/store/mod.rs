@@ -1,0 +1,422 @@
+//! The provenance store: an append-only set of immutable, content-addressed records kept as
+//! Parquet segment files.
+//!
+//! ```text
+//! <project>/.mlprov/
+//!   mlprov-store.json                 format marker
+//!   segments/<table>/<uuid-v7>.parquet one file per write per table
+//!   cache/stat/                       local stat cache (not part of the store's data)
+//! ```
+//!
+//! Writers only ever add files (temporary name, fsync, rename), so any number of processes
+//! can write at once without locks and a crash never leaves a half-visible record. Readers
+//! take the union of all segments and keep one record per `record_id`. Compaction writes the
+//! merged segment first and only then removes the old ones: duplicates are harmless, so it is
+//! safe at any moment.
+
+pub mod backend;
+pub mod segment;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::content::stat_cache::StatCache;
+use crate::content::STORE_DIR_NAME;
+use crate::error::{Error, Result};
+use crate::records::{ArtifactRecord, Batch, LicenseClaimRecord, ReleaseRecord, RunRecord, StoredRecord};
+use backend::{Backend, LocalBackend, ObjectInfo};
+use segment::Table;
+
+pub const MARKER_FILE: &str = "mlprov-store.json";
+pub const SEGMENTS: &str = "segments";
+pub const STORE_FORMAT_VERSION: u32 = 1;
+/// Environment variable naming the store, below `--store` and above discovery.
+pub const STORE_ENV: &str = "MLPROV_STORE";
+
+/// Tables in the order a batch is written: referenced records before the records naming them.
+pub const TABLES: [&str; 4] = [
+    <ArtifactRecord as StoredRecord>::TABLE,
+    <LicenseClaimRecord as StoredRecord>::TABLE,
+    <RunRecord as StoredRecord>::TABLE,
+    <ReleaseRecord as StoredRecord>::TABLE,
+];
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    format: String,
+    version: u32,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every record in the store, one per record id.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub artifacts: Vec<ArtifactRecord>,
+    pub license_claims: Vec<LicenseClaimRecord>,
+    pub runs: Vec<RunRecord>,
+    pub releases: Vec<ReleaseRecord>,
+    /// Segment files read.
+    pub segments: usize,
+}
+
+impl Snapshot {
+    pub fn record_count(&self) -> usize {
+        self.artifacts.len() + self.license_claims.len() + self.runs.len() + self.releases.len()
+    }
+}
+
+/// What one `append` wrote.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AppendReceipt {
+    pub segments: Vec<String>,
+    pub records: usize,
+}
+
+/// What `compact` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CompactReport {
+    pub segments_before: usize,
+    pub segments_after: usize,
+    pub records: usize,
+    pub temporaries_removed: usize,
+}
+
+pub struct Store {
+    backend: Box<dyn Backend>,
+    /// The `.mlprov` folder of a local store.
+    dir: PathBuf,
+    stat_cache: StatCache,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+fn url_scheme(location: &str) -> Option<&str> {
+    let (scheme, rest) = location.split_once("://")?;
+    (!scheme.is_empty() && rest.len() > 0 && scheme.chars().all(|c| c.is_ascii_alphanumeric())).then_some(scheme)
+}
+
+impl Store {
+    /// Create a store in `project_dir/.mlprov` (or open it if it exists).
+    pub fn init(project_dir: &Path) -> Result<Store> {
+        let dir = project_dir.join(STORE_DIR_NAME);
+        let marker = dir.join(MARKER_FILE);
+        if !marker.exists() {
+            for table in TABLES {
+                let d = dir.join(SEGMENTS).join(table);
+                std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, "creating store", e))?;
+            }
+            let body = serde_json::to_vec_pretty(&Marker {
+                format: "mlprov-store".into(),
+                version: STORE_FORMAT_VERSION,
+                created_at: crate::records::now(),
+            })
+            .expect("marker serialises");
+            // Two concurrent inits both write the same marker; the rename makes either win whole.
+            let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+            std::fs::write(&tmp, body).map_err(|e| Error::io(&tmp, "creating store", e))?;
+            std::fs::rename(&tmp, &marker).map_err(|e| Error::io(&marker, "creating store", e))?;
+        }
+        Self::open_dir(&dir)
+    }
+
+    /// Open a store named by a path (the project folder or its `.mlprov` folder) or a URL.
+    pub fn open(location: &str) -> Result<Store> {
+        if let Some(scheme) = url_scheme(location) {
+            if scheme == "file" {
+                return Self::open(&location["file://".len()..]);
+            }
+            return Err(Error::UnsupportedStoreUrl {
+                url: location.into(),
+                scheme: scheme.into(),
+            });
+        }
+        let path = PathBuf::from(location);
+        if path.join(MARKER_FILE).is_file() {
+            return Self::open_dir(&path);
+        }
+        let nested = path.join(STORE_DIR_NAME);
+        if nested.join(MARKER_FILE).is_file() {
+            return Self::open_dir(&nested);
+        }
+        if !path.exists() {
+            return Err(Error::NotAStore {
+                path,
+                reason: "the path does not exist".into(),
+            });
+        }
+        Err(Error::NotAStore {
+            path,
+            reason: format!("no {STORE_DIR_NAME}/{MARKER_FILE} inside"),
+        })
+    }
+
+    /// `--store` if given, else `MLPROV_STORE`, else the nearest `.mlprov` from `start` upwards.
+    pub fn locate(explicit: Option<&str>, start: &Path) -> Result<Store> {
+        if let Some(loc) = explicit.filter(|s| !s.is_empty()) {
+            return Self::open(loc);
+        }
+        if let Ok(loc) = std::env::var(STORE_ENV) {
+            if !loc.is_empty() {
+                return Self::open(&loc);
+            }
+        }
+        let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
+        let mut dir = Some(start.as_path());
+        while let Some(d) = dir {
+            let candidate = d.join(STORE_DIR_NAME);
+            if candidate.join(MARKER_FILE).is_file() {
+                return Self::open_dir(&candidate);
+            }
+            dir = d.parent();
+        }
+        Err(Error::StoreNotFound { start })
+    }
+
+    fn open_dir(dir: &Path) -> Result<Store> {
+        let marker_path = dir.join(MARKER_FILE);
+        let text = std::fs::read(&marker_path).map_err(|e| Error::io(&marker_path, "reading store marker", e))?;
+        let marker: Marker = serde_json::from_slice(&text).map_err(|e| Error::NotAStore {
+            path: dir.to_path_buf(),
+            reason: format!("{MARKER_FILE} is unreadable: {e}"),
+        })?;
+        if marker.format != "mlprov-store" || marker.version > STORE_FORMAT_VERSION {
+            return Err(Error::NotAStore {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "format {} version {} (this mlprov reads version {STORE_FORMAT_VERSION}); upgrade mlprov",
+                    marker.format, marker.version
+                ),
+            });
+        }
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Ok(Store {
+            backend: Box::new(LocalBackend::new(dir.join(SEGMENTS))),
+            stat_cache: StatCache::new(dir.join("cache").join("stat")),
+            dir,
+        })
+    }
+
+    /// The `.mlprov` folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder that contains `.mlprov` (relative paths in records are resolved from here).
+    pub fn project_dir(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
+    pub fn stat_cache(&self) -> &StatCache {
+        &self.stat_cache
+    }
+
+    pub fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn write_table<T: Table>(&self, records: &[T], receipt: &mut AppendReceipt) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let key = format!("{}/{}.parquet", T::TABLE, uuid::Uuid::now_v7());
+        self.backend.put_new(&key, &segment::encode(records))?;
+        receipt.segments.push(key);
+        receipt.records += records.len();
+        Ok(())
+    }
+
+    /// Write a batch: one new segment per non-empty table, durable on return.
+    pub fn append(&self, mut batch: Batch) -> Result<AppendReceipt> {
+        batch.seal();
+        let mut receipt = AppendReceipt::default();
+        self.write_table(&batch.artifacts, &mut receipt)?;
+        self.write_table(&batch.license_claims, &mut receipt)?;
+        self.write_table(&batch.runs, &mut receipt)?;
+        self.write_table(&batch.releases, &mut receipt)?;
+        Ok(receipt)
+    }
+
+    /// Segment files of one table.
+    pub fn segments(&self, table: &str) -> Result<Vec<ObjectInfo>> {
+        self.backend.list(table)
+    }
+
+    fn segment_path(&self, key: &str) -> PathBuf {
+        self.backend.local_path(key).unwrap_or_else(|| PathBuf::from(key))
+    }
+
+    /// Read and decode one segment; `Ok(None)` if it vanished (compacted) meanwhile.
+    pub fn read_segment<T: Table>(&self, key: &str) -> Result<Option<Vec<T>>> {
+        let Some(bytes) = self.backend.get(key)? else { return Ok(None) };
+        segment::decode::<T>(bytes).map(Some).map_err(|reason| Error::CorruptSegment {
+            path: self.segment_path(key),
+            reason,
+        })
+    }
+
+    /// All records of one table, de-duplicated by record id. Retries when compaction removes a
+    /// listed segment mid-read (its records are then in the merged segment).
+    pub fn load_table<T: Table>(&self) -> Result<(Vec<T>, usize)> {
+        for _attempt in 0..8 {
+            let listed = self.segments(T::TABLE)?;
+            let parts: Vec<Option<Vec<T>>> = listed
+                .par_iter()
+                .map(|info| self.read_segment::<T>(&info.key))
+                .collect::<Result<_>>()?;
+            if parts.iter().any(Option::is_none) {
+                continue;
+            }
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for record in parts.into_iter().flatten().flatten() {
+                if seen.insert(record.record_id().to_string()) {
+                    out.push(record);
+                }
+            }
+            return Ok((out, listed.len()));
+        }
+        Err(Error::Io {
+            path: self.dir.clone(),
+            action: "reading store",
+            source: std::io::Error::other("segments kept vanishing while reading (is a compaction loop running?)"),
+        })
+    }
+
+    /// Every record in the store.
+    pub fn load(&self) -> Result<Snapshot> {
+        let (artifacts, a) = self.load_table::<ArtifactRecord>()?;
+        let (license_claims, l) = self.load_table::<LicenseClaimRecord>()?;
+        let (runs, r) = self.load_table::<RunRecord>()?;
+        let (releases, s) = self.load_table::<ReleaseRecord>()?;
+        Ok(Snapshot {
+            artifacts,
+            license_claims,
+            runs,
+            releases,
+            segments: a + l + r + s,
+        })
+    }
+
+    fn compact_table<T: Table>(&self, report: &mut CompactReport) -> Result<()> {
+        let listed = self.segments(T::TABLE)?;
+        report.segments_before += listed.len();
+        if listed.len() <= 1 {
+            report.segments_after += listed.len();
+            return Ok(());
+        }
+        let mut seen = HashSet::new();
+        let mut merged: Vec<T> = Vec::new();
+        let mut read = Vec::new();
+        for info in &listed {
+            // A segment another compaction removed is already merged elsewhere.
+            let Some(records) = self.read_segment::<T>(&info.key)? else { continue };
+            read.push(info.key.clone());
+            merged.extend(records.into_iter().filter(|r| seen.insert(r.record_id().to_string())));
+        }
+        merged.sort_by(|a, b| a.recorded_at().cmp(&b.recorded_at()).then_with(|| a.record_id().cmp(b.record_id())));
+        let mut receipt = AppendReceipt::default();
+        self.write_table(&merged, &mut receipt)?;
+        // Only now that the merged segment is durable may the inputs go.
+        for key in &read {
+            self.backend.delete(key)?;
+        }
+        report.records += merged.len();
+        report.segments_after += receipt.segments.len();
+        Ok(())
+    }
+
+    /// Merge each table's segments into one and remove temporaries older than an hour.
+    pub fn compact(&self) -> Result<CompactReport> {
+        let mut report = CompactReport::default();
+        self.compact_table::<ArtifactRecord>(&mut report)?;
+        self.compact_table::<LicenseClaimRecord>(&mut report)?;
+        self.compact_table::<RunRecord>(&mut report)?;
+        self.compact_table::<ReleaseRecord>(&mut report)?;
+        for tmp in self.stale_temporaries(std::time::Duration::from_secs(3600)) {
+            if std::fs::remove_file(&tmp).is_ok() {
+                report.temporaries_removed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Temporary files left behind by writers that were killed mid-write.
+    pub fn stale_temporaries(&self, age: std::time::Duration) -> Vec<PathBuf> {
+        backend::stale_temporaries(&self.dir.join(SEGMENTS), &TABLES, age)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::*;
+
+    fn artifact(n: u8) -> ArtifactRecord {
+        ArtifactRecord {
+            record_id: String::new(),
+            artifact_id: id::file(&format!("{n:02x}").repeat(32)),
+            kind: ArtifactKind::Dataset,
+            size_bytes: Some(n as u64),
+            file_count: Some(1),
+            name: Some(format!("a{n}")),
+            location: None,
+            vendor: None,
+            model: None,
+            revision: None,
+            channel: None,
+            recorded_at: now(),
+            recorded_by: "t@h".into(),
+        }
+    }
+
+    #[test]
+    fn append_load_dedupe_and_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap();
+        for n in 0..5 {
+            let batch = Batch { artifacts: vec![artifact(n), artifact(n % 2)], ..Default::default() };
+            store.append(batch).unwrap();
+        }
+        let snap = store.load().unwrap();
+        assert_eq!(snap.artifacts.len(), 5);
+        assert_eq!(snap.segments, 5);
+
+        let report = store.compact().unwrap();
+        assert_eq!(report.segments_before, 5);
+        assert_eq!(report.segments_after, 1);
+        let snap = store.load().unwrap();
+        assert_eq!(snap.artifacts.len(), 5);
+        assert_eq!(snap.segments, 1);
+    }
+
+    #[test]
+    fn discovery_walks_up_and_env_and_flag_win() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::init(dir.path()).unwrap();
+        let deep = dir.path().join("a/b/c");
+        std::fs::create_dir_all(&deep).unwrap();
+        let found = Store::locate(None, &deep).unwrap();
+        assert_eq!(found.project_dir(), std::path::absolute(dir.path()).unwrap());
+        let other = tempfile::tempdir().unwrap();
+        assert!(matches!(Store::locate(Some(other.path().to_str().unwrap()), &deep), Err(Error::NotAStore { .. })));
+        assert!(matches!(Store::open("s3://bucket/prefix"), Err(Error::UnsupportedStoreUrl { .. })));
+    }
+
+    #[test]
+    fn corrupt_segment_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap();
+        store.append(Batch { artifacts: vec![artifact(1)], ..Default::default() }).unwrap();
+        let bad = store.dir().join("segments/artifacts/0000-bad.parquet");
+        std::fs::write(&bad, b"definitely not parquet").unwrap();
+        let err = store.load().unwrap_err();
+        assert!(matches!(&err, Error::CorruptSegment { path, .. } if path == &bad), "{err}");
+    }
+}

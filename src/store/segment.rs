@@ -1,0 +1,611 @@
+//! Parquet encoding of the record tables. One segment file holds records of one table; its
+//! columns are documented in docs/store.md and read by name, so later versions may add
+//! nullable columns without breaking older segments.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
+use arrow_array::{
+    Array, ArrayRef, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::records::{
+    ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunInput, RunRecord, StoredRecord, RECORD_SCHEMA_VERSION,
+};
+
+/// Key-value metadata written into every segment's footer.
+pub const META_TABLE: &str = "mlprov.table";
+pub const META_VERSION: &str = "mlprov.record_schema_version";
+
+/// Why a segment could not be decoded (the caller adds the file name).
+pub type DecodeError = String;
+
+/// A record kind that can be stored as a Parquet table.
+pub trait Table: StoredRecord + Sized + Send {
+    fn schema() -> SchemaRef;
+    fn to_batch(records: &[Self]) -> RecordBatch;
+    fn from_batch(batch: &RecordBatch) -> Result<Vec<Self>, DecodeError>;
+}
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn utf8(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+fn ts(name: &str, nullable: bool) -> Field {
+    Field::new(name, ts_type(), nullable)
+}
+
+fn schema_of(fields: Vec<Field>) -> SchemaRef {
+    Arc::new(Schema::new(fields))
+}
+
+fn str_col<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+    Arc::new(values.collect::<StringArray>())
+}
+
+fn ts_col(values: impl Iterator<Item = Option<DateTime<Utc>>>) -> ArrayRef {
+    Arc::new(values.map(|t| t.map(|t| t.timestamp_micros())).collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
+}
+
+fn u64_col(values: impl Iterator<Item = Option<u64>>) -> ArrayRef {
+    Arc::new(values.collect::<UInt64Array>())
+}
+
+fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
+    RecordBatch::try_new(schema, columns).expect("columns match the table schema")
+}
+
+/// Typed access to a decoded batch's columns, by name.
+struct Columns<'a>(&'a RecordBatch);
+
+impl<'a> Columns<'a> {
+    fn get(&self, name: &str) -> Option<&'a ArrayRef> {
+        self.0.column_by_name(name)
+    }
+    fn required(&self, name: &str) -> Result<&'a ArrayRef, DecodeError> {
+        self.get(name).ok_or_else(|| format!("column '{name}' is missing"))
+    }
+    fn strings(&self, name: &str) -> Result<Option<&'a StringArray>, DecodeError> {
+        self.get(name)
+            .map(|c| c.as_any().downcast_ref::<StringArray>().ok_or_else(|| format!("column '{name}' is not UTF-8 text")))
+            .transpose()
+    }
+    fn req_strings(&self, name: &str) -> Result<&'a StringArray, DecodeError> {
+        self.required(name)?;
+        Ok(self.strings(name)?.expect("checked present"))
+    }
+    fn times(&self, name: &str) -> Result<Option<&'a TimestampMicrosecondArray>, DecodeError> {
+        self.get(name)
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .ok_or_else(|| format!("column '{name}' is not a microsecond timestamp"))
+            })
+            .transpose()
+    }
+    fn req_times(&self, name: &str) -> Result<&'a TimestampMicrosecondArray, DecodeError> {
+        self.required(name)?;
+        Ok(self.times(name)?.expect("checked present"))
+    }
+    fn u64s(&self, name: &str) -> Result<Option<&'a UInt64Array>, DecodeError> {
+        self.get(name)
+            .map(|c| c.as_any().downcast_ref::<UInt64Array>().ok_or_else(|| format!("column '{name}' is not uint64")))
+            .transpose()
+    }
+    fn lists(&self, name: &str) -> Result<Option<&'a ListArray>, DecodeError> {
+        self.get(name)
+            .map(|c| c.as_any().downcast_ref::<ListArray>().ok_or_else(|| format!("column '{name}' is not a list")))
+            .transpose()
+    }
+}
+
+fn req_str(col: &StringArray, row: usize, name: &str) -> Result<String, DecodeError> {
+    if col.is_null(row) {
+        return Err(format!("row {row}: required column '{name}' is null"));
+    }
+    Ok(col.value(row).to_string())
+}
+
+fn opt_str(col: Option<&StringArray>, row: usize) -> Option<String> {
+    col.filter(|c| !c.is_null(row)).map(|c| c.value(row).to_string())
+}
+
+fn opt_u64(col: Option<&UInt64Array>, row: usize) -> Option<u64> {
+    col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
+}
+
+fn micros(v: i64, row: usize) -> Result<DateTime<Utc>, DecodeError> {
+    Utc.timestamp_micros(v).single().ok_or_else(|| format!("row {row}: timestamp {v} is out of range"))
+}
+
+fn req_time(col: &TimestampMicrosecondArray, row: usize, name: &str) -> Result<DateTime<Utc>, DecodeError> {
+    if col.is_null(row) {
+        return Err(format!("row {row}: required column '{name}' is null"));
+    }
+    micros(col.value(row), row)
+}
+
+fn opt_time(col: Option<&TimestampMicrosecondArray>, row: usize) -> Result<Option<DateTime<Utc>>, DecodeError> {
+    match col.filter(|c| !c.is_null(row)) {
+        Some(c) => micros(c.value(row), row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn parse_enum<T: std::str::FromStr>(value: String, row: usize, name: &str) -> Result<T, DecodeError> {
+    value.parse().map_err(|_| format!("row {row}: column '{name}' has unknown value '{value}'"))
+}
+
+impl Table for ArtifactRecord {
+    fn schema() -> SchemaRef {
+        schema_of(vec![
+            utf8("record_id", false),
+            utf8("artifact_id", false),
+            utf8("kind", false),
+            Field::new("size_bytes", DataType::UInt64, true),
+            Field::new("file_count", DataType::UInt64, true),
+            utf8("name", true),
+            utf8("location", true),
+            utf8("vendor", true),
+            utf8("model", true),
+            utf8("revision", true),
+            utf8("channel", true),
+            ts("recorded_at", false),
+            utf8("recorded_by", false),
+        ])
+    }
+
+    fn to_batch(rs: &[Self]) -> RecordBatch {
+        batch(
+            Self::schema(),
+            vec![
+                str_col(rs.iter().map(|r| Some(r.record_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.artifact_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.kind.as_str()))),
+                u64_col(rs.iter().map(|r| r.size_bytes)),
+                u64_col(rs.iter().map(|r| r.file_count)),
+                str_col(rs.iter().map(|r| r.name.as_deref())),
+                str_col(rs.iter().map(|r| r.location.as_deref())),
+                str_col(rs.iter().map(|r| r.vendor.as_deref())),
+                str_col(rs.iter().map(|r| r.model.as_deref())),
+                str_col(rs.iter().map(|r| r.revision.as_deref())),
+                str_col(rs.iter().map(|r| r.channel.map(|c| c.as_str()))),
+                ts_col(rs.iter().map(|r| Some(r.recorded_at))),
+                str_col(rs.iter().map(|r| Some(r.recorded_by.as_str()))),
+            ],
+        )
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<Self>, DecodeError> {
+        let c = Columns(b);
+        let (rid, aid, kind) = (c.req_strings("record_id")?, c.req_strings("artifact_id")?, c.req_strings("kind")?);
+        let (size, files) = (c.u64s("size_bytes")?, c.u64s("file_count")?);
+        let (name, loc, vendor, model, rev, chan) = (
+            c.strings("name")?,
+            c.strings("location")?,
+            c.strings("vendor")?,
+            c.strings("model")?,
+            c.strings("revision")?,
+            c.strings("channel")?,
+        );
+        let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
+        (0..b.num_rows())
+            .map(|i| {
+                Ok(ArtifactRecord {
+                    record_id: req_str(rid, i, "record_id")?,
+                    artifact_id: req_str(aid, i, "artifact_id")?,
+                    kind: parse_enum(req_str(kind, i, "kind")?, i, "kind")?,
+                    size_bytes: opt_u64(size, i),
+                    file_count: opt_u64(files, i),
+                    name: opt_str(name, i),
+                    location: opt_str(loc, i),
+                    vendor: opt_str(vendor, i),
+                    model: opt_str(model, i),
+                    revision: opt_str(rev, i),
+                    channel: opt_str(chan, i).map(|v| parse_enum(v, i, "channel")).transpose()?,
+                    recorded_at: req_time(at, i, "recorded_at")?,
+                    recorded_by: req_str(by, i, "recorded_by")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn input_fields() -> Fields {
+    Fields::from(vec![utf8("artifact_id", false), utf8("role", false)])
+}
+
+impl Table for RunRecord {
+    fn schema() -> SchemaRef {
+        schema_of(vec![
+            utf8("record_id", false),
+            utf8("run_id", false),
+            utf8("kind", false),
+            utf8("name", true),
+            utf8("status", false),
+            ts("started_at", true),
+            ts("ended_at", true),
+            Field::new(
+                "inputs",
+                DataType::List(Arc::new(Field::new("item", DataType::Struct(input_fields()), false))),
+                false,
+            ),
+            Field::new("outputs", DataType::List(Arc::new(utf8("item", false))), false),
+            ts("recorded_at", false),
+            utf8("recorded_by", false),
+        ])
+    }
+
+    fn to_batch(rs: &[Self]) -> RecordBatch {
+        let mut inputs = ListBuilder::new(StructBuilder::from_fields(input_fields(), rs.len()))
+            .with_field(Arc::new(Field::new("item", DataType::Struct(input_fields()), false)));
+        for r in rs {
+            let item = inputs.values();
+            for input in &r.inputs {
+                item.field_builder::<StringBuilder>(0).expect("artifact_id builder").append_value(&input.artifact_id);
+                item.field_builder::<StringBuilder>(1).expect("role builder").append_value(input.role.as_str());
+                item.append(true);
+            }
+            inputs.append(true);
+        }
+        let mut outputs = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(utf8("item", false)));
+        for r in rs {
+            for o in &r.outputs {
+                outputs.values().append_value(o);
+            }
+            outputs.append(true);
+        }
+        batch(
+            Self::schema(),
+            vec![
+                str_col(rs.iter().map(|r| Some(r.record_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.run_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.kind.as_str()))),
+                str_col(rs.iter().map(|r| r.name.as_deref())),
+                str_col(rs.iter().map(|r| Some(r.status.as_str()))),
+                ts_col(rs.iter().map(|r| r.started_at)),
+                ts_col(rs.iter().map(|r| r.ended_at)),
+                Arc::new(inputs.finish()),
+                Arc::new(outputs.finish()),
+                ts_col(rs.iter().map(|r| Some(r.recorded_at))),
+                str_col(rs.iter().map(|r| Some(r.recorded_by.as_str()))),
+            ],
+        )
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<Self>, DecodeError> {
+        let c = Columns(b);
+        let (rid, run, kind, name, status) = (
+            c.req_strings("record_id")?,
+            c.req_strings("run_id")?,
+            c.req_strings("kind")?,
+            c.strings("name")?,
+            c.req_strings("status")?,
+        );
+        let (started, ended) = (c.times("started_at")?, c.times("ended_at")?);
+        let inputs = c.lists("inputs")?;
+        let outputs = c.lists("outputs")?;
+        let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
+        (0..b.num_rows())
+            .map(|i| {
+                let mut run_inputs = Vec::new();
+                if let Some(list) = inputs.filter(|l| !l.is_null(i)) {
+                    let items = list.value(i);
+                    let items = items
+                        .as_any()
+                        .downcast_ref::<StructArray>()
+                        .ok_or_else(|| "column 'inputs' items are not structs".to_string())?;
+                    let ids = items
+                        .column_by_name("artifact_id")
+                        .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+                        .ok_or_else(|| "column 'inputs' lacks artifact_id".to_string())?;
+                    let roles = items
+                        .column_by_name("role")
+                        .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+                        .ok_or_else(|| "column 'inputs' lacks role".to_string())?;
+                    for j in 0..items.len() {
+                        run_inputs.push(RunInput {
+                            artifact_id: req_str(ids, j, "inputs.artifact_id")?,
+                            role: parse_enum(req_str(roles, j, "inputs.role")?, i, "inputs.role")?,
+                        });
+                    }
+                }
+                let mut run_outputs = Vec::new();
+                if let Some(list) = outputs.filter(|l| !l.is_null(i)) {
+                    let items = list.value(i);
+                    let items = items
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .ok_or_else(|| "column 'outputs' items are not text".to_string())?;
+                    for j in 0..items.len() {
+                        run_outputs.push(req_str(items, j, "outputs")?);
+                    }
+                }
+                Ok(RunRecord {
+                    record_id: req_str(rid, i, "record_id")?,
+                    run_id: req_str(run, i, "run_id")?,
+                    kind: parse_enum(req_str(kind, i, "kind")?, i, "kind")?,
+                    name: opt_str(name, i),
+                    status: parse_enum(req_str(status, i, "status")?, i, "status")?,
+                    started_at: opt_time(started, i)?,
+                    ended_at: opt_time(ended, i)?,
+                    inputs: run_inputs,
+                    outputs: run_outputs,
+                    recorded_at: req_time(at, i, "recorded_at")?,
+                    recorded_by: req_str(by, i, "recorded_by")?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Table for ReleaseRecord {
+    fn schema() -> SchemaRef {
+        schema_of(vec![
+            utf8("record_id", false),
+            utf8("artifact_id", false),
+            utf8("distribution", false),
+            ts("effective_at", false),
+            utf8("note", true),
+            ts("recorded_at", false),
+            utf8("recorded_by", false),
+        ])
+    }
+
+    fn to_batch(rs: &[Self]) -> RecordBatch {
+        batch(
+            Self::schema(),
+            vec![
+                str_col(rs.iter().map(|r| Some(r.record_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.artifact_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.distribution.as_str()))),
+                ts_col(rs.iter().map(|r| Some(r.effective_at))),
+                str_col(rs.iter().map(|r| r.note.as_deref())),
+                ts_col(rs.iter().map(|r| Some(r.recorded_at))),
+                str_col(rs.iter().map(|r| Some(r.recorded_by.as_str()))),
+            ],
+        )
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<Self>, DecodeError> {
+        let c = Columns(b);
+        let (rid, aid, dist, eff, note) = (
+            c.req_strings("record_id")?,
+            c.req_strings("artifact_id")?,
+            c.req_strings("distribution")?,
+            c.req_times("effective_at")?,
+            c.strings("note")?,
+        );
+        let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
+        (0..b.num_rows())
+            .map(|i| {
+                Ok(ReleaseRecord {
+                    record_id: req_str(rid, i, "record_id")?,
+                    artifact_id: req_str(aid, i, "artifact_id")?,
+                    distribution: parse_enum(req_str(dist, i, "distribution")?, i, "distribution")?,
+                    effective_at: req_time(eff, i, "effective_at")?,
+                    note: opt_str(note, i),
+                    recorded_at: req_time(at, i, "recorded_at")?,
+                    recorded_by: req_str(by, i, "recorded_by")?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Table for LicenseClaimRecord {
+    fn schema() -> SchemaRef {
+        schema_of(vec![
+            utf8("record_id", false),
+            utf8("artifact_id", false),
+            utf8("license_id", false),
+            utf8("license_version", true),
+            utf8("source", false),
+            utf8("confidence", false),
+            utf8("evidence_digest", true),
+            utf8("evidence_path", true),
+            utf8("note", true),
+            ts("recorded_at", false),
+            utf8("recorded_by", false),
+        ])
+    }
+
+    fn to_batch(rs: &[Self]) -> RecordBatch {
+        batch(
+            Self::schema(),
+            vec![
+                str_col(rs.iter().map(|r| Some(r.record_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.artifact_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.license_id.as_str()))),
+                str_col(rs.iter().map(|r| r.license_version.as_deref())),
+                str_col(rs.iter().map(|r| Some(r.source.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.confidence.as_str()))),
+                str_col(rs.iter().map(|r| r.evidence_digest.as_deref())),
+                str_col(rs.iter().map(|r| r.evidence_path.as_deref())),
+                str_col(rs.iter().map(|r| r.note.as_deref())),
+                ts_col(rs.iter().map(|r| Some(r.recorded_at))),
+                str_col(rs.iter().map(|r| Some(r.recorded_by.as_str()))),
+            ],
+        )
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<Self>, DecodeError> {
+        let c = Columns(b);
+        let (rid, aid, lic, ver, src, conf) = (
+            c.req_strings("record_id")?,
+            c.req_strings("artifact_id")?,
+            c.req_strings("license_id")?,
+            c.strings("license_version")?,
+            c.req_strings("source")?,
+            c.req_strings("confidence")?,
+        );
+        let (dig, path, note) = (c.strings("evidence_digest")?, c.strings("evidence_path")?, c.strings("note")?);
+        let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
+        (0..b.num_rows())
+            .map(|i| {
+                Ok(LicenseClaimRecord {
+                    record_id: req_str(rid, i, "record_id")?,
+                    artifact_id: req_str(aid, i, "artifact_id")?,
+                    license_id: req_str(lic, i, "license_id")?,
+                    license_version: opt_str(ver, i),
+                    source: parse_enum(req_str(src, i, "source")?, i, "source")?,
+                    confidence: parse_enum(req_str(conf, i, "confidence")?, i, "confidence")?,
+                    evidence_digest: opt_str(dig, i),
+                    evidence_path: opt_str(path, i),
+                    note: opt_str(note, i),
+                    recorded_at: req_time(at, i, "recorded_at")?,
+                    recorded_by: req_str(by, i, "recorded_by")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Encode records as one Parquet file (snappy; one row group per 64k rows).
+pub fn encode<T: Table>(records: &[T]) -> Vec<u8> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(64 * 1024))
+        .set_key_value_metadata(Some(vec![
+            parquet::file::metadata::KeyValue::new(META_TABLE.to_string(), T::TABLE.to_string()),
+            parquet::file::metadata::KeyValue::new(META_VERSION.to_string(), RECORD_SCHEMA_VERSION.to_string()),
+        ]))
+        .build();
+    let mut out = Vec::with_capacity(4096);
+    let mut writer = ArrowWriter::try_new(&mut out, T::schema(), Some(props)).expect("valid schema");
+    for chunk in records.chunks(64 * 1024) {
+        writer.write(&T::to_batch(chunk)).expect("in-memory write");
+    }
+    writer.close().expect("in-memory write");
+    out
+}
+
+/// Decode a segment's bytes.
+pub fn decode<T: Table>(bytes: Bytes) -> Result<Vec<T>, DecodeError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    if let Some(kv) = builder.metadata().file_metadata().key_value_metadata() {
+        if let Some(table) = kv.iter().find(|k| k.key == META_TABLE).and_then(|k| k.value.as_deref()) {
+            if table != T::TABLE {
+                return Err(format!("segment holds table '{table}', expected '{}'", T::TABLE));
+            }
+        }
+    }
+    let reader = builder.with_batch_size(64 * 1024).build().map_err(|e| format!("cannot read: {e}"))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("cannot read row group: {e}"))?;
+        out.extend(T::from_batch(&batch)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::*;
+
+    #[test]
+    fn every_table_round_trips() {
+        let t = now();
+        let mut a = ArtifactRecord {
+            record_id: String::new(),
+            artifact_id: id::file(&"b".repeat(64)),
+            kind: ArtifactKind::ExternalModel,
+            size_bytes: Some(10),
+            file_count: None,
+            name: Some("m".into()),
+            location: None,
+            vendor: Some("v".into()),
+            model: Some("m".into()),
+            revision: None,
+            channel: Some(Channel::Weights),
+            recorded_at: t,
+            recorded_by: "u@h".into(),
+        };
+        a.seal();
+        let back: Vec<ArtifactRecord> = decode(Bytes::from(encode(&[a.clone()]))).unwrap();
+        assert_eq!(back, vec![a.clone()]);
+
+        let mut r = RunRecord {
+            record_id: String::new(),
+            run_id: id::new_run(),
+            kind: RunKind::FineTune,
+            name: None,
+            status: RunStatus::Succeeded,
+            started_at: Some(t),
+            ended_at: None,
+            inputs: vec![
+                RunInput { artifact_id: a.artifact_id.clone(), role: Role::BaseWeights },
+                RunInput { artifact_id: id::file(&"c".repeat(64)), role: Role::TrainingData },
+            ],
+            outputs: vec![id::file(&"d".repeat(64))],
+            recorded_at: t,
+            recorded_by: "u@h".into(),
+        };
+        r.seal();
+        let mut empty = r.clone();
+        empty.inputs.clear();
+        empty.outputs.clear();
+        empty.seal();
+        let back: Vec<RunRecord> = decode(Bytes::from(encode(&[r.clone(), empty.clone()]))).unwrap();
+        assert_eq!(back, vec![r, empty]);
+
+        let mut rel = ReleaseRecord {
+            record_id: String::new(),
+            artifact_id: a.artifact_id.clone(),
+            distribution: Distribution::ApiServed,
+            effective_at: t,
+            note: Some("n".into()),
+            recorded_at: t,
+            recorded_by: "u@h".into(),
+        };
+        rel.seal();
+        let back: Vec<ReleaseRecord> = decode(Bytes::from(encode(&[rel.clone()]))).unwrap();
+        assert_eq!(back, vec![rel]);
+
+        let mut lc = LicenseClaimRecord {
+            record_id: String::new(),
+            artifact_id: a.artifact_id,
+            license_id: "llama3.1".into(),
+            license_version: None,
+            source: ClaimSource::LicenseFile,
+            confidence: Confidence::Primary,
+            evidence_digest: Some("e".repeat(64)),
+            evidence_path: None,
+            note: None,
+            recorded_at: t,
+            recorded_by: "u@h".into(),
+        };
+        lc.seal();
+        let back: Vec<LicenseClaimRecord> = decode(Bytes::from(encode(&[lc.clone()]))).unwrap();
+        assert_eq!(back, vec![lc]);
+    }
+
+    #[test]
+    fn garbage_and_wrong_tables_are_errors() {
+        assert!(decode::<RunRecord>(Bytes::from_static(b"PAR1 not really")).is_err());
+        let mut rel = ReleaseRecord {
+            record_id: String::new(),
+            artifact_id: id::file(&"b".repeat(64)),
+            distribution: Distribution::Internal,
+            effective_at: now(),
+            note: None,
+            recorded_at: now(),
+            recorded_by: "u@h".into(),
+        };
+        rel.seal();
+        let err = decode::<RunRecord>(Bytes::from(encode(&[rel]))).unwrap_err();
+        assert!(err.contains("expected 'runs'"), "{err}");
+    }
+}
