@@ -6,18 +6,21 @@
 //! The CLI in `main.rs` and the Python binding call this library; neither holds logic of
 //! its own.
 
-// pub mod cli;
+pub mod cli;
 pub mod content;
-//pub mod demo;
+pub mod demo;
 pub mod error;
-//pub mod graph;
+pub mod graph;
+pub mod import;
 pub mod progress;
 pub mod records;
-//pub mod reference;
+pub mod reference;
 pub mod store;
-//pub mod tag;
-//pub mod verify;
-//pub mod view;
+pub mod release;
+pub mod run;
+pub mod tag;
+pub mod verify;
+pub mod view;
 
 pub use error::{Error, Result};
 pub use records::{ArtifactKind, Batch, Channel, Distribution, Record, Role, RunKind, RunStatus};

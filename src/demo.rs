@@ -1,0 +1,188 @@
+//! The bundled demo lineage (`fixtures/demo/`), embedded in the binary so `mlprov demo` works
+//! anywhere. Its files are written to a fresh project folder and tagged for real (real hashing,
+//! a real store); the plan in `fixtures/demo/demo.json` says what they are and how they relate.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::records::{ArtifactKind, Batch, Channel, Distribution, Role, RunInput, RunKind};
+use crate::run::RunSpec;
+use crate::store::Store;
+use crate::tag::{self, ExternalModel, LicenseSpec, TagOptions};
+
+pub const PLAN: &str = include_str!("../fixtures/demo/demo.json");
+
+/// The demo's files, relative to the project folder.
+pub const FILES: &[(&str, &[u8])] = &[
+    ("checkpoints/acme-chat-7b/README.md", include_bytes!("../fixtures/demo/files/checkpoints/acme-chat-7b/README.md")),
+    ("checkpoints/acme-chat-7b/config.json", include_bytes!("../fixtures/demo/files/checkpoints/acme-chat-7b/config.json")),
+    ("checkpoints/acme-chat-7b/model.safetensors", include_bytes!("../fixtures/demo/files/checkpoints/acme-chat-7b/model.safetensors")),
+    ("data/eval_gsm.jsonl", include_bytes!("../fixtures/demo/files/data/eval_gsm.jsonl")),
+    ("data/open_instruct.jsonl", include_bytes!("../fixtures/demo/files/data/open_instruct.jsonl")),
+    ("data/seed_prompts.jsonl", include_bytes!("../fixtures/demo/files/data/seed_prompts.jsonl")),
+    ("data/sft_mix.jsonl", include_bytes!("../fixtures/demo/files/data/sft_mix.jsonl")),
+    ("data/synthetic_math.jsonl", include_bytes!("../fixtures/demo/files/data/synthetic_math.jsonl")),
+    ("models/qwen2.5-7b-instruct/README.md", include_bytes!("../fixtures/demo/files/models/qwen2.5-7b-instruct/README.md")),
+    ("models/qwen2.5-7b-instruct/config.json", include_bytes!("../fixtures/demo/files/models/qwen2.5-7b-instruct/config.json")),
+    ("reports/acme-chat-7b-eval.json", include_bytes!("../fixtures/demo/files/reports/acme-chat-7b-eval.json")),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub description: String,
+    pub artifacts: Vec<PlanArtifact>,
+    pub runs: Vec<PlanRun>,
+    pub releases: Vec<PlanRelease>,
+    pub released_checkpoint: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanArtifact {
+    pub key: String,
+    pub path: Option<String>,
+    pub kind: Option<ArtifactKind>,
+    pub model: Option<String>,
+    pub channel: Option<Channel>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub licenses: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInput {
+    pub role: Role,
+    pub artifact: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRun {
+    pub run_id: String,
+    pub kind: RunKind,
+    pub name: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub inputs: Vec<PlanInput>,
+    pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRelease {
+    pub artifact: String,
+    pub distribution: Distribution,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+pub struct Built {
+    pub project: PathBuf,
+    pub store: Store,
+    pub plan: Plan,
+    /// Artifact id of each plan key.
+    pub ids: HashMap<String, String>,
+    pub released_checkpoint: String,
+}
+
+pub fn plan() -> Result<Plan> {
+    serde_json::from_str(PLAN).map_err(|e| Error::bad_record("fixtures/demo/demo.json", "plan", e.to_string()))
+}
+
+fn key_id<'a>(ids: &'a HashMap<String, String>, key: &str) -> Result<&'a String> {
+    ids.get(key)
+        .ok_or_else(|| Error::bad_record("fixtures/demo/demo.json", key, "names an artifact key the plan does not define"))
+}
+
+/// Write the demo files into `project` (which must be new or empty) and record the lineage.
+pub fn build(project: &Path) -> Result<Built> {
+    if project.exists() {
+        let mut entries = std::fs::read_dir(project).map_err(|e| Error::io(project, "listing", e))?;
+        if entries.next().is_some() {
+            return Err(Error::usage(format!("{}: not empty; give the demo a new folder with --dir", project.display())));
+        }
+    }
+    for (rel, bytes) in FILES {
+        let path = project.join(rel);
+        let parent = path.parent().expect("demo files sit in folders");
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, "creating demo folder", e))?;
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, "writing demo file", e))?;
+    }
+    let store = Store::init(project)?;
+    let plan = plan()?;
+    let mut ids = HashMap::new();
+    for a in &plan.artifacts {
+        let licenses: Vec<LicenseSpec> = a.licenses.iter().map(|l| l.parse()).collect::<Result<_>>()?;
+        let external = match &a.model {
+            Some(m) => Some(ExternalModel::parse(m, a.channel.unwrap_or(Channel::Weights))?),
+            None => None,
+        };
+        let tagged = match (&a.path, &external) {
+            (Some(path), _) => {
+                let mut opts = TagOptions::new(a.kind.unwrap_or(ArtifactKind::Other));
+                opts.name = a.name.clone();
+                opts.licenses = licenses;
+                opts.external = external.clone();
+                tag::tag_path(&store, &project.join(path), &opts)?
+            }
+            (None, Some(ext)) => tag::tag_model(&store, ext, a.name.clone(), &licenses)?,
+            (None, None) => {
+                return Err(Error::bad_record("fixtures/demo/demo.json", &a.key, "an artifact needs a path or a model"))
+            }
+        };
+        ids.insert(a.key.clone(), tagged.artifact_id);
+    }
+    for r in &plan.runs {
+        let mut spec = RunSpec::new(r.kind);
+        spec.run_id = Some(r.run_id.clone());
+        spec.name = r.name.clone();
+        spec.started_at = r.started_at;
+        spec.ended_at = r.ended_at;
+        for i in &r.inputs {
+            spec.inputs.push(RunInput {
+                artifact_id: key_id(&ids, &i.artifact)?.clone(),
+                role: i.role,
+            });
+        }
+        for o in &r.outputs {
+            spec.outputs.push(key_id(&ids, o)?.clone());
+        }
+        crate::run::record(&store, spec, Batch::default())?;
+    }
+    for rel in &plan.releases {
+        crate::release::release(&store, key_id(&ids, &rel.artifact)?, rel.distribution, Some(rel.at), rel.note.clone())?;
+    }
+    let released_checkpoint = key_id(&ids, &plan.released_checkpoint)?.clone();
+    Ok(Built {
+        project: project.to_path_buf(),
+        store,
+        plan,
+        ids,
+        released_checkpoint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_builds_the_documented_lineage() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = build(&dir.path().join("demo")).unwrap();
+        let view = crate::view::View::build(&built.store.load().unwrap(), None);
+        assert_eq!(view.artifacts.len(), built.plan.artifacts.len());
+        assert_eq!(view.runs.len(), built.plan.runs.len());
+        let ckpt = &view.artifacts[&built.released_checkpoint];
+        assert_eq!(ckpt.current_distribution(None), Distribution::ExternalWeights);
+        assert!(view.dangling.is_empty());
+        // Building again into the same folder is refused rather than mixed in.
+        assert!(build(&dir.path().join("demo")).is_err());
+    }
+}

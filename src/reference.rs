@@ -1,0 +1,124 @@
+//! Turning what a user types into an artifact or run id: a full id, a unique id prefix, a
+//! recorded name, or the path of a tagged file or directory.
+
+use std::path::Path;
+
+use crate::content::{self, HashOptions};
+use crate::error::{Error, Result};
+use crate::records::id;
+use crate::store::Store;
+use crate::view::View;
+
+/// Shortest hex prefix accepted, so a typo cannot silently match something else.
+pub const MIN_PREFIX_HEX: usize = 6;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Artifact(String),
+    Run(String),
+}
+
+impl Target {
+    pub fn id(&self) -> &str {
+        match self {
+            Target::Artifact(id) | Target::Run(id) => id,
+        }
+    }
+}
+
+fn ambiguous(reference: &str, mut ids: Vec<String>) -> Error {
+    ids.sort();
+    ids.truncate(5);
+    Error::AmbiguousReference {
+        reference: reference.into(),
+        candidates: ids.join(", "),
+    }
+}
+
+/// Resolve `reference` against the view; paths are hashed (through the stat cache).
+pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
+    let r = reference.trim();
+    if r.is_empty() {
+        return Err(Error::usage("an empty reference names nothing"));
+    }
+    if view.artifacts.contains_key(r) {
+        return Ok(Target::Artifact(r.to_string()));
+    }
+    if view.runs.contains_key(r) {
+        return Ok(Target::Run(r.to_string()));
+    }
+
+    // Id prefixes: `blake3:ab12..`, `run:0193..`, or bare hex / uuid text.
+    let (prefix_kind, needle) = match r.split_once(':') {
+        Some((p, rest)) if matches!(p, "blake3" | "blake3tree" | "run") => (Some(p), rest),
+        _ => (None, r),
+    };
+    let looks_like_prefix = needle.len() >= MIN_PREFIX_HEX && needle.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if looks_like_prefix {
+        let needle = needle.to_ascii_lowercase();
+        let mut hits: Vec<Target> = Vec::new();
+        if prefix_kind != Some("run") {
+            hits.extend(
+                view.artifacts
+                    .keys()
+                    .filter(|k| id::digest_hex(k).is_some_and(|h| h.starts_with(&needle)))
+                    .filter(|k| prefix_kind.is_none_or(|p| k.starts_with(&format!("{p}:"))))
+                    .map(|k| Target::Artifact(k.clone())),
+            );
+        }
+        if prefix_kind.is_none() || prefix_kind == Some("run") {
+            hits.extend(
+                view.runs
+                    .keys()
+                    .filter(|k| k.strip_prefix(id::RUN).is_some_and(|u| u.starts_with(&needle)))
+                    .map(|k| Target::Run(k.clone())),
+            );
+        }
+        match hits.len() {
+            1 => return Ok(hits.remove(0)),
+            n if n > 1 => return Err(ambiguous(r, hits.iter().map(|t| t.id().to_string()).collect())),
+            _ => {}
+        }
+    }
+
+    // Names of artifacts and runs.
+    let mut named: Vec<Target> = view
+        .artifacts
+        .values()
+        .filter(|a| a.names.contains(r))
+        .map(|a| Target::Artifact(a.id.clone()))
+        .collect();
+    named.extend(view.runs.values().filter(|run| run.name.as_deref() == Some(r)).map(|run| Target::Run(run.id.clone())));
+    match named.len() {
+        1 => return Ok(named.remove(0)),
+        n if n > 1 => return Err(ambiguous(r, named.iter().map(|t| t.id().to_string()).collect())),
+        _ => {}
+    }
+
+    // A path on disk: identify its content.
+    let path = Path::new(r);
+    if path.exists() || std::fs::symlink_metadata(path).is_ok() {
+        let found = content::identify(
+            path,
+            &HashOptions {
+                cache: Some(store.stat_cache()),
+                progress: true,
+            },
+        )?;
+        if view.artifacts.contains_key(&found.artifact_id) {
+            return Ok(Target::Artifact(found.artifact_id));
+        }
+        return Err(Error::UnknownReference {
+            reference: format!("{r} (content {} is not tagged)", found.artifact_id),
+        });
+    }
+    Err(Error::UnknownReference { reference: r.into() })
+}
+
+/// Resolve and insist on an artifact.
+pub fn resolve_artifact(store: &Store, view: &View, reference: &str) -> Result<String> {
+    match resolve(store, view, reference)? {
+        Target::Artifact(id) => Ok(id),
+        Target::Run(id) => Err(Error::usage(format!("'{reference}' names run {id}; an artifact is needed here"))),
+    }
+}
