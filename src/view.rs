@@ -83,11 +83,9 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run's name, else its id.
     pub fn label(&self) -> String {
-        match &self.name {
-            Some(n) => format!("{} {n}", self.kind),
-            None => format!("{} {}", self.kind, short_id(&self.id)),
-        }
+        self.name.clone().unwrap_or_else(|| self.id.clone())
     }
 }
 
@@ -108,10 +106,11 @@ pub struct View {
     pub dangling: Vec<DanglingReference>,
 }
 
-/// `blake3:1a2b3c4d5e6f` — enough to recognise and to pass back as a reference.
+/// `blake3:1a2b3c4d5e6f` — enough to recognise and to pass back as a reference. Run ids stay
+/// whole: UUIDv7 prefixes are timestamps, shared by runs started in the same moment.
 pub fn short_id(id: &str) -> String {
     match id.split_once(':') {
-        Some((prefix, rest)) if prefix.starts_with("blake3") || prefix == "run" => {
+        Some((prefix, rest)) if prefix.starts_with("blake3") => {
             format!("{prefix}:{}", &rest[..rest.len().min(12)])
         }
         _ => id.to_string(),

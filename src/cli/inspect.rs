@@ -180,10 +180,10 @@ fn artifact_text(view: &View, a: &Artifact) -> String {
         let _ = writeln!(s, "    {} from {}{note}", r.distribution, r.effective_at.format("%Y-%m-%d %H:%M UTC"));
     }
     for r in view.producers(&a.id) {
-        let _ = writeln!(s, "  produced by:  {} ({})", r.label(), r.id);
+        let _ = writeln!(s, "  produced by:  {} {} ({})", r.kind, r.label(), r.id);
     }
     for (r, i) in view.consumers(&a.id) {
-        let _ = writeln!(s, "  used by:      {} as {} ({})", r.label(), i.role, r.id);
+        let _ = writeln!(s, "  used by:      {} {} as {} ({})", r.kind, r.label(), i.role, r.id);
     }
     let _ = writeln!(s, "  first seen:   {}", a.first_recorded_at.to_rfc3339());
     s
@@ -300,9 +300,9 @@ pub fn ls(ctx: &Context, args: LsArgs) -> Result<i32> {
                 for r in items {
                     let started = r.started_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into());
                     output::line(&format!(
-                        "{:<10} {:<22} {:<10} {:<16} {} in, {} out  {}",
+                        "{:<10} {:<40} {:<10} {:<16} {} in, {} out  {}",
                         r.kind.as_str(),
-                        short_id(&r.id),
+                        r.id,
                         r.status.as_str(),
                         started,
                         r.inputs.len(),

@@ -157,7 +157,9 @@ fn node_line(node: &LineageNode) -> String {
             let _ = write!(line, "  [{d}]");
         }
     } else {
-        let _ = write!(line, "  {}", short_id(&node.id));
+        if node.label != node.id {
+            let _ = write!(line, "  {}", node.id);
+        }
         if let Some(s) = node.status.filter(|s| *s != RunStatus::Succeeded) {
             let _ = write!(line, "  ({s})");
         }
@@ -295,7 +297,7 @@ pub fn path_text(view: &View, graph: &LineageGraph, hops: &[super::Hop]) -> Stri
             .get(id)
             .map(|a| format!("{} {} ({})", a.kind, a.label(), short_id(id)))
             .unwrap_or_else(|| format!("unrecorded {}", short_id(id))),
-        Node::Run(id) => view.runs.get(id).map(|r| format!("run {} ({})", r.label(), short_id(id))).unwrap_or_default(),
+        Node::Run(id) => view.runs.get(id).map(|r| format!("{} run {} ({id})", r.kind, r.label())).unwrap_or_default(),
     };
     let mut out = String::new();
     if let Some(first) = hops.first() {
