@@ -445,10 +445,16 @@ pub mod id {
             return hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         }
         if let Some(rest) = id.strip_prefix(RUN) {
-            return uuid::Uuid::parse_str(rest).is_ok();
+            // Only the canonical lowercase hyphenated form, so one run has one spelling.
+            return uuid::Uuid::parse_str(rest).is_ok_and(|u| u.hyphenated().to_string() == rest);
         }
         if let Some(rest) = id.strip_prefix(MODEL) {
-            return rest.contains('/') && rest.contains('@') && rest.contains('#') && !rest.chars().any(char::is_whitespace);
+            let Some((name, channel)) = rest.rsplit_once('#') else { return false };
+            return name.contains('/')
+                && name.contains('@')
+                && !name.contains('#')
+                && super::Channel::ALL.iter().any(|c| c.as_str() == channel)
+                && !rest.chars().any(char::is_whitespace);
         }
         false
     }
@@ -505,6 +511,8 @@ mod tests {
         assert!(!id::is_valid(&id::file("abc")));
         assert!(id::is_valid(&id::external_model("openai", "gpt-4o", Some("2024-08-06"), Channel::Api)));
         assert!(!id::is_valid("blake3:XYZ"));
+        assert!(!id::is_valid("run:550E8400-E29B-41D4-A716-446655440000"), "uppercase run ids are not canonical");
+        assert!(!id::is_valid("model:a/b@c#web"));
     }
 
     #[test]

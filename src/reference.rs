@@ -81,11 +81,18 @@ pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
         }
     }
 
-    // Names of artifacts and runs.
+    // Names of artifacts and runs; external models also by vendor/model[@revision].
+    let model_matches = |a: &crate::view::Artifact| match (&a.vendor, &a.model) {
+        (Some(v), Some(m)) => {
+            let name = format!("{v}/{m}");
+            r == name || a.revision.as_ref().is_some_and(|rev| r == format!("{name}@{rev}"))
+        }
+        _ => false,
+    };
     let mut named: Vec<Target> = view
         .artifacts
         .values()
-        .filter(|a| a.names.contains(r))
+        .filter(|a| a.names.contains(r) || model_matches(a))
         .map(|a| Target::Artifact(a.id.clone()))
         .collect();
     named.extend(view.runs.values().filter(|run| run.name.as_deref() == Some(r)).map(|run| Target::Run(run.id.clone())));

@@ -74,7 +74,12 @@ fn schemas() -> &'static Schemas {
         let docs = load_docs();
         let registry = Registry::new()
             .draft(Draft::Draft202012)
-            .extend(docs.values().map(|d| (d["$id"].as_str().expect("every schema has an $id").to_string(), d.clone())))
+            .extend(docs.values().map(|d| {
+                (
+                    d["$id"].as_str().expect("every schema has an $id").to_string(),
+                    d.clone(),
+                )
+            }))
             .expect("schema ids are URIs")
             .prepare()
             .expect("schemas register");
@@ -95,16 +100,27 @@ fn schemas() -> &'static Schemas {
 }
 
 fn file_of(tag: &str) -> &'static str {
-    KINDS.iter().find(|(t, _)| *t == tag).unwrap_or_else(|| panic!("no kind {tag}")).1
+    KINDS
+        .iter()
+        .find(|(t, _)| *t == tag)
+        .unwrap_or_else(|| panic!("no kind {tag}"))
+        .1
 }
 
 fn errors(validator: &Validator, doc: &Value) -> Vec<String> {
-    validator.iter_errors(doc).map(|e| format!("{} at '{}'", e, e.instance_path())).collect()
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at '{}'", e, e.instance_path()))
+        .collect()
 }
 
 fn assert_valid(schema: &str, doc: &Value) {
     let errs = errors(&schemas().strict[schema], doc);
-    assert!(errs.is_empty(), "{schema} rejects a document it should accept:\n{doc:#}\n{}", errs.join("\n"));
+    assert!(
+        errs.is_empty(),
+        "{schema} rejects a document it should accept:\n{doc:#}\n{}",
+        errs.join("\n")
+    );
 }
 
 /// The `Record` JSON Lines form of a kind's document.
@@ -121,7 +137,9 @@ fn obj(doc: &Value) -> &Map<String, Value> {
 
 /// Schema object at a JSON pointer into a schema file.
 fn at(file: &str, pointer: &str) -> &'static Value {
-    schemas().docs[file].pointer(pointer).unwrap_or_else(|| panic!("{file} has nothing at {pointer}"))
+    schemas().docs[file]
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("{file} has nothing at {pointer}"))
 }
 
 // ---- records built through the library ----------------------------------------------------------
@@ -144,7 +162,15 @@ fn artifact(kind: ArtifactKind, full: bool, seed: u8) -> ArtifactRecord {
     let (artifact_id, channel) = match (kind, full) {
         (ArtifactKind::ExternalModel, _) => {
             let channel = Channel::ALL[seed as usize % Channel::ALL.len()];
-            (id::external_model("meta-llama", "Llama-3.1-8B-Instruct", full.then_some("2024-07-23"), channel), Some(channel))
+            (
+                id::external_model(
+                    "meta-llama",
+                    "Llama-3.1-8B-Instruct",
+                    full.then_some("2024-07-23"),
+                    channel,
+                ),
+                Some(channel),
+            )
         }
         (ArtifactKind::Dataset | ArtifactKind::SyntheticDataset, _) => (id::tree(&hex(seed)), None),
         _ => (id::file(&hex(seed)), None),
@@ -172,7 +198,10 @@ fn run(kind: RunKind, status: RunStatus, full: bool, seed: u8) -> RunRecord {
         Role::ALL
             .iter()
             .enumerate()
-            .map(|(i, &role)| RunInput { artifact_id: id::file(&hex(seed.wrapping_add(i as u8))), role })
+            .map(|(i, &role)| RunInput {
+                artifact_id: id::file(&hex(seed.wrapping_add(i as u8))),
+                role,
+            })
             .chain([RunInput {
                 artifact_id: id::external_model("openai", "gpt-4o", None, Channel::Api),
                 role: Role::Teacher,
@@ -190,7 +219,11 @@ fn run(kind: RunKind, status: RunStatus, full: bool, seed: u8) -> RunRecord {
         started_at: full.then(|| ts("2024-05-01T10:00:00+02:00")),
         ended_at: full.then(|| ts("2024-05-01T12:30:00.5Z")),
         inputs,
-        outputs: if full { vec![id::file(&hex(200)), id::tree(&hex(201))] } else { Vec::new() },
+        outputs: if full {
+            vec![id::file(&hex(200)), id::tree(&hex(201))]
+        } else {
+            Vec::new()
+        },
         recorded_at: ts("2024-05-01T12:30:01Z"),
         recorded_by: "bob@gpu-01".into(),
     }
@@ -233,7 +266,11 @@ fn all_records() -> Vec<Record> {
         }
     }
     for (i, _) in Channel::ALL.iter().enumerate() {
-        out.push(Record::Artifact(sealed(artifact(ArtifactKind::ExternalModel, true, i as u8))));
+        out.push(Record::Artifact(sealed(artifact(
+            ArtifactKind::ExternalModel,
+            true,
+            i as u8,
+        ))));
     }
     for (i, &kind) in RunKind::ALL.iter().enumerate() {
         for &status in RunStatus::ALL {
@@ -275,12 +312,26 @@ fn split(record: &Record) -> (&'static str, Value) {
 /// One full (every optional field set) sealed record of each kind, untagged.
 fn full_docs() -> Vec<(&'static str, Value)> {
     vec![
-        ("artifact", serde_json::to_value(sealed(artifact(ArtifactKind::ExternalModel, true, 1))).unwrap()),
-        ("run", serde_json::to_value(sealed(run(RunKind::Distill, RunStatus::Succeeded, true, 2))).unwrap()),
-        ("release", serde_json::to_value(sealed(release(Distribution::ApiServed, true))).unwrap()),
+        (
+            "artifact",
+            serde_json::to_value(sealed(artifact(ArtifactKind::ExternalModel, true, 1))).unwrap(),
+        ),
+        (
+            "run",
+            serde_json::to_value(sealed(run(RunKind::Distill, RunStatus::Succeeded, true, 2))).unwrap(),
+        ),
+        (
+            "release",
+            serde_json::to_value(sealed(release(Distribution::ApiServed, true))).unwrap(),
+        ),
         (
             "license_claim",
-            serde_json::to_value(sealed(license_claim(ClaimSource::LicenseFile, Confidence::Primary, true))).unwrap(),
+            serde_json::to_value(sealed(license_claim(
+                ClaimSource::LicenseFile,
+                Confidence::Primary,
+                true,
+            )))
+            .unwrap(),
         ),
     ]
 }
@@ -326,16 +377,28 @@ fn library_records_validate_against_their_schemas() {
     // every property a schema defines was exercised by some record
     for (tag, file) in KINDS {
         let defined: BTreeSet<String> = obj(at(file, "/$defs/fields/properties")).keys().cloned().collect();
-        assert_eq!(seen_keys[tag], defined, "{file}: properties differ from the keys the records serialise");
+        assert_eq!(
+            seen_keys[tag], defined,
+            "{file}: properties differ from the keys the records serialise"
+        );
     }
 }
 
 #[test]
 fn minimal_records_serialise_exactly_the_required_fields() {
     let minimal = [
-        ("artifact", serde_json::to_value(sealed(artifact(ArtifactKind::Other, false, 0))).unwrap()),
-        ("run", serde_json::to_value(sealed(run(RunKind::Train, RunStatus::Running, false, 0))).unwrap()),
-        ("release", serde_json::to_value(sealed(release(Distribution::Internal, false))).unwrap()),
+        (
+            "artifact",
+            serde_json::to_value(sealed(artifact(ArtifactKind::Other, false, 0))).unwrap(),
+        ),
+        (
+            "run",
+            serde_json::to_value(sealed(run(RunKind::Train, RunStatus::Running, false, 0))).unwrap(),
+        ),
+        (
+            "release",
+            serde_json::to_value(sealed(release(Distribution::Internal, false))).unwrap(),
+        ),
         (
             "license_claim",
             serde_json::to_value(sealed(license_claim(ClaimSource::User, Confidence::Unverified, false))).unwrap(),
@@ -343,10 +406,21 @@ fn minimal_records_serialise_exactly_the_required_fields() {
     ];
     for (tag, doc) in &minimal {
         let file = file_of(tag);
-        let required: BTreeSet<&str> =
-            at(file, "/$defs/fields/required").as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        let keys: BTreeSet<&str> = obj(doc).keys().map(String::as_str).filter(|k| *k != "record_id").collect();
-        assert_eq!(keys, required, "{file}: required list vs. a record with no optional field");
+        let required: BTreeSet<&str> = at(file, "/$defs/fields/required")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let keys: BTreeSet<&str> = obj(doc)
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "record_id")
+            .collect();
+        assert_eq!(
+            keys, required,
+            "{file}: required list vs. a record with no optional field"
+        );
         assert_valid(file, doc);
         assert_valid(RECORD, &tagged(tag, doc));
     }
@@ -362,7 +436,10 @@ fn required_fields_agree_with_serde() {
             without.as_object_mut().unwrap().remove(key);
             let by_serde = serde_accepts(tag, &without);
             let by_schema = schemas().strict[file].is_valid(&without);
-            assert_eq!(by_schema, by_serde, "{file}: without '{key}': schema says {by_schema}, serde {by_serde}");
+            assert_eq!(
+                by_schema, by_serde,
+                "{file}: without '{key}': schema says {by_schema}, serde {by_serde}"
+            );
             let line = tagged(tag, &without);
             let by_record_serde = serde_json::from_value::<Record>(line.clone()).is_ok();
             let by_record_schema = schemas().strict[RECORD].is_valid(&line);
@@ -374,7 +451,10 @@ fn required_fields_agree_with_serde() {
         let (_, mut doc) = full_docs().swap_remove(1);
         doc["inputs"][0].as_object_mut().unwrap().remove(key);
         assert!(!serde_accepts("run", &doc));
-        assert!(!schemas().strict[file_of("run")].is_valid(&doc), "run input without {key}");
+        assert!(
+            !schemas().strict[file_of("run")].is_valid(&doc),
+            "run input without {key}"
+        );
     }
 }
 
@@ -384,21 +464,58 @@ fn enums_list_exactly_the_serde_strings() {
         all.iter().map(|v| serde_json::to_value(v).unwrap()).collect()
     }
     let cases: Vec<(&str, &str, Vec<Value>)> = vec![
-        ("artifact.v1.schema.json", "/$defs/fields/properties/kind/enum", strings(ArtifactKind::ALL)),
-        ("artifact.v1.schema.json", "/$defs/fields/properties/channel/enum", strings(Channel::ALL)),
-        ("run.v1.schema.json", "/$defs/fields/properties/kind/enum", strings(RunKind::ALL)),
-        ("run.v1.schema.json", "/$defs/fields/properties/status/enum", strings(RunStatus::ALL)),
-        ("run.v1.schema.json", "/$defs/runInput/properties/role/enum", strings(Role::ALL)),
-        ("release.v1.schema.json", "/$defs/fields/properties/distribution/enum", strings(Distribution::ALL)),
-        ("license-claim.v1.schema.json", "/$defs/fields/properties/source/enum", strings(ClaimSource::ALL)),
-        ("license-claim.v1.schema.json", "/$defs/fields/properties/confidence/enum", strings(Confidence::ALL)),
+        (
+            "artifact.v1.schema.json",
+            "/$defs/fields/properties/kind/enum",
+            strings(ArtifactKind::ALL),
+        ),
+        (
+            "artifact.v1.schema.json",
+            "/$defs/fields/properties/channel/enum",
+            strings(Channel::ALL),
+        ),
+        (
+            "run.v1.schema.json",
+            "/$defs/fields/properties/kind/enum",
+            strings(RunKind::ALL),
+        ),
+        (
+            "run.v1.schema.json",
+            "/$defs/fields/properties/status/enum",
+            strings(RunStatus::ALL),
+        ),
+        (
+            "run.v1.schema.json",
+            "/$defs/runInput/properties/role/enum",
+            strings(Role::ALL),
+        ),
+        (
+            "release.v1.schema.json",
+            "/$defs/fields/properties/distribution/enum",
+            strings(Distribution::ALL),
+        ),
+        (
+            "license-claim.v1.schema.json",
+            "/$defs/fields/properties/source/enum",
+            strings(ClaimSource::ALL),
+        ),
+        (
+            "license-claim.v1.schema.json",
+            "/$defs/fields/properties/confidence/enum",
+            strings(Confidence::ALL),
+        ),
     ];
     for (file, pointer, serde_strings) in cases {
         assert_eq!(at(file, pointer).as_array().unwrap(), &serde_strings, "{file}{pointer}");
     }
     // the type tags of `Record`
     let tags: BTreeSet<&str> = all_records().iter().map(|r| split(r).0).collect();
-    let listed: Vec<&str> = at(RECORD, "/properties/type/enum").as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let listed: Vec<&str> = at(RECORD, "/properties/type/enum")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(listed.len(), tags.len(), "{listed:?}");
     assert_eq!(listed.into_iter().collect::<BTreeSet<_>>(), tags);
 }
@@ -409,7 +526,7 @@ fn id_and_timestamp_formats_accept_what_mlprov_writes() {
     let def = |name: &str| {
         jsonschema::options()
             .with_draft(Draft::Draft202012)
-            .with_registry(&*REGISTRY_FOR_DEFS.get_or_init(registry_for_defs))
+            .with_registry(REGISTRY_FOR_DEFS.get_or_init(registry_for_defs))
             .offline()
             .should_validate_formats(true)
             .build(&json!({ "$ref": format!("{common}{name}") }))
@@ -441,10 +558,18 @@ fn id_and_timestamp_formats_accept_what_mlprov_writes() {
         "0001-01-01T00:00:00Z",
     ] {
         assert!(stamp.is_valid(&json!(ok)), "timestamp rejects {ok}");
-        assert!(serde_json::from_value::<DateTime<Utc>>(json!(ok)).is_ok(), "serde rejects {ok}");
+        assert!(
+            serde_json::from_value::<DateTime<Utc>>(json!(ok)).is_ok(),
+            "serde rejects {ok}"
+        );
     }
     // what chrono writes, for instants across the range mlprov records
-    for (secs, nanos) in [(0, 0), (1_714_564_800, 1_000), (1_714_564_800, 120_000_000), (4_102_444_799, 999_999_000)] {
+    for (secs, nanos) in [
+        (0, 0),
+        (1_714_564_800, 1_000),
+        (1_714_564_800, 120_000_000),
+        (4_102_444_799, 999_999_000),
+    ] {
         let t = mlprov::records::timestamp(Utc.timestamp_opt(secs, nanos).unwrap());
         assert!(stamp.is_valid(&serde_json::to_value(t).unwrap()), "{t:?}");
     }
@@ -455,7 +580,11 @@ static REGISTRY_FOR_DEFS: OnceLock<Registry<'static>> = OnceLock::new();
 fn registry_for_defs() -> Registry<'static> {
     Registry::new()
         .draft(Draft::Draft202012)
-        .extend(load_docs().into_values().map(|d| (d["$id"].as_str().unwrap().to_string(), d)))
+        .extend(
+            load_docs()
+                .into_values()
+                .map(|d| (d["$id"].as_str().unwrap().to_string(), d)),
+        )
         .unwrap()
         .prepare()
         .unwrap()
@@ -487,40 +616,83 @@ fn broken_documents() -> Vec<Broken> {
     let mut case = |what: &str, tag: &'static str, serde: Serde, f: &dyn Fn(&mut Map<String, Value>)| {
         let mut doc = full[tag].clone();
         f(doc.as_object_mut().unwrap());
-        out.push(Broken { what: what.to_string(), tag, doc, serde, needs_format: false });
+        out.push(Broken {
+            what: what.to_string(),
+            tag,
+            doc,
+            serde,
+            needs_format: false,
+        });
     };
     use Serde::*;
 
     // missing required fields
-    case("artifact without artifact_id", "artifact", Rejects, &|m| drop(m.remove("artifact_id")));
-    case("artifact without recorded_by", "artifact", Rejects, &|m| drop(m.remove("recorded_by")));
+    case("artifact without artifact_id", "artifact", Rejects, &|m| {
+        drop(m.remove("artifact_id"))
+    });
+    case("artifact without recorded_by", "artifact", Rejects, &|m| {
+        drop(m.remove("recorded_by"))
+    });
     case("run without status", "run", Rejects, &|m| drop(m.remove("status")));
     case("run without run_id", "run", Rejects, &|m| drop(m.remove("run_id")));
-    case("release without effective_at", "release", Rejects, &|m| drop(m.remove("effective_at")));
-    case("license claim without confidence", "license_claim", Rejects, &|m| drop(m.remove("confidence")));
-    case("run input without role", "run", Rejects, &|m| drop(m["inputs"][0].as_object_mut().unwrap().remove("role")));
+    case("release without effective_at", "release", Rejects, &|m| {
+        drop(m.remove("effective_at"))
+    });
+    case("license claim without confidence", "license_claim", Rejects, &|m| {
+        drop(m.remove("confidence"))
+    });
+    case("run input without role", "run", Rejects, &|m| {
+        drop(m["inputs"][0].as_object_mut().unwrap().remove("role"))
+    });
 
     // unknown fields
     for (tag, _) in KINDS {
         let tag: &'static str = tag;
-        case(&format!("{tag} with an unknown field"), tag, Rejects, &|m| drop(m.insert("colour".into(), json!("red"))));
-        case(&format!("{tag} with a type key"), tag, Rejects, &|m| drop(m.insert("type".into(), json!(tag))));
+        case(&format!("{tag} with an unknown field"), tag, Rejects, &|m| {
+            drop(m.insert("colour".into(), json!("red")))
+        });
+        case(&format!("{tag} with a type key"), tag, Rejects, &|m| {
+            drop(m.insert("type".into(), json!(tag)))
+        });
     }
     case("run input with an unknown field", "run", Rejects, &|m| {
-        m["inputs"][0].as_object_mut().unwrap().insert("weight".into(), json!(1));
+        m["inputs"][0]
+            .as_object_mut()
+            .unwrap()
+            .insert("weight".into(), json!(1));
     });
 
     // bad enum values, including spellings FromStr would accept but serde does not
-    case("artifact kind 'model'", "artifact", Rejects, &|m| drop(m.insert("kind".into(), json!("model"))));
-    case("artifact kind 'Dataset'", "artifact", Rejects, &|m| drop(m.insert("kind".into(), json!("Dataset"))));
-    case("channel 'web'", "artifact", Rejects, &|m| drop(m.insert("channel".into(), json!("web"))));
-    case("run kind 'fine-tune'", "run", Rejects, &|m| drop(m.insert("kind".into(), json!("fine-tune"))));
-    case("run status 'done'", "run", Rejects, &|m| drop(m.insert("status".into(), json!("done"))));
-    case("role 'teacher_model'", "run", Rejects, &|m| m["inputs"][0]["role"] = json!("teacher_model"));
-    case("distribution 'public'", "release", Rejects, &|m| drop(m.insert("distribution".into(), json!("public"))));
-    case("claim source 'web'", "license_claim", Rejects, &|m| drop(m.insert("source".into(), json!("web"))));
-    case("confidence 'high'", "license_claim", Rejects, &|m| drop(m.insert("confidence".into(), json!("high"))));
-    case("confidence as a number", "license_claim", Rejects, &|m| drop(m.insert("confidence".into(), json!(1))));
+    case("artifact kind 'model'", "artifact", Rejects, &|m| {
+        drop(m.insert("kind".into(), json!("model")))
+    });
+    case("artifact kind 'Dataset'", "artifact", Rejects, &|m| {
+        drop(m.insert("kind".into(), json!("Dataset")))
+    });
+    case("channel 'web'", "artifact", Rejects, &|m| {
+        drop(m.insert("channel".into(), json!("web")))
+    });
+    case("run kind 'fine-tune'", "run", Rejects, &|m| {
+        drop(m.insert("kind".into(), json!("fine-tune")))
+    });
+    case("run status 'done'", "run", Rejects, &|m| {
+        drop(m.insert("status".into(), json!("done")))
+    });
+    case("role 'teacher_model'", "run", Rejects, &|m| {
+        m["inputs"][0]["role"] = json!("teacher_model")
+    });
+    case("distribution 'public'", "release", Rejects, &|m| {
+        drop(m.insert("distribution".into(), json!("public")))
+    });
+    case("claim source 'web'", "license_claim", Rejects, &|m| {
+        drop(m.insert("source".into(), json!("web")))
+    });
+    case("confidence 'high'", "license_claim", Rejects, &|m| {
+        drop(m.insert("confidence".into(), json!("high")))
+    });
+    case("confidence as a number", "license_claim", Rejects, &|m| {
+        drop(m.insert("confidence".into(), json!(1)))
+    });
 
     // bad artifact ids, wherever an artifact id goes
     let bad_artifact_ids = [
@@ -544,28 +716,52 @@ fn broken_documents() -> Vec<Broken> {
     ];
     for bad in &bad_artifact_ids {
         let bad = json!(bad);
-        case(&format!("artifact_id {bad}"), "artifact", Lenient, &|m| drop(m.insert("artifact_id".into(), bad.clone())));
+        case(&format!("artifact_id {bad}"), "artifact", Lenient, &|m| {
+            drop(m.insert("artifact_id".into(), bad.clone()))
+        });
     }
     let bad = json!("blake3:nothex");
-    case("release artifact_id", "release", Lenient, &|m| drop(m.insert("artifact_id".into(), bad.clone())));
-    case("license claim artifact_id", "license_claim", Lenient, &|m| drop(m.insert("artifact_id".into(), bad.clone())));
-    case("run input artifact_id", "run", Lenient, &|m| m["inputs"][0]["artifact_id"] = bad.clone());
-    case("run output artifact_id", "run", Lenient, &|m| m["outputs"][1] = bad.clone());
-    case("a run id as a run output", "run", Lenient, &|m| m["outputs"][0] = json!(id::new_run()));
+    case("release artifact_id", "release", Lenient, &|m| {
+        drop(m.insert("artifact_id".into(), bad.clone()))
+    });
+    case("license claim artifact_id", "license_claim", Lenient, &|m| {
+        drop(m.insert("artifact_id".into(), bad.clone()))
+    });
+    case("run input artifact_id", "run", Lenient, &|m| {
+        m["inputs"][0]["artifact_id"] = bad.clone()
+    });
+    case("run output artifact_id", "run", Lenient, &|m| {
+        m["outputs"][1] = bad.clone()
+    });
+    case("a run id as a run output", "run", Lenient, &|m| {
+        m["outputs"][0] = json!(id::new_run())
+    });
 
     // uppercase hex
     let upper = hex(3).to_uppercase();
-    case("uppercase file digest", "artifact", Lenient, &|m| drop(m.insert("artifact_id".into(), json!(id::file(&upper)))));
-    case("uppercase tree digest", "release", Lenient, &|m| drop(m.insert("artifact_id".into(), json!(id::tree(&upper)))));
-    case("uppercase record_id", "run", Lenient, &|m| drop(m.insert("record_id".into(), json!(upper))));
+    case("uppercase file digest", "artifact", Lenient, &|m| {
+        drop(m.insert("artifact_id".into(), json!(id::file(&upper))))
+    });
+    case("uppercase tree digest", "release", Lenient, &|m| {
+        drop(m.insert("artifact_id".into(), json!(id::tree(&upper))))
+    });
+    case("uppercase record_id", "run", Lenient, &|m| {
+        drop(m.insert("record_id".into(), json!(upper)))
+    });
     case("uppercase evidence_digest", "license_claim", Lenient, &|m| {
         drop(m.insert("evidence_digest".into(), json!(upper)))
     });
 
     // record ids and run ids
-    case("empty record_id", "artifact", Lenient, &|m| drop(m.insert("record_id".into(), json!(""))));
-    case("short record_id", "release", Lenient, &|m| drop(m.insert("record_id".into(), json!(&hex(1)[..63]))));
-    case("record_id as a number", "release", Rejects, &|m| drop(m.insert("record_id".into(), json!(7))));
+    case("empty record_id", "artifact", Lenient, &|m| {
+        drop(m.insert("record_id".into(), json!("")))
+    });
+    case("short record_id", "release", Lenient, &|m| {
+        drop(m.insert("record_id".into(), json!(&hex(1)[..63])))
+    });
+    case("record_id as a number", "release", Rejects, &|m| {
+        drop(m.insert("record_id".into(), json!(7)))
+    });
     let uuid = id::new_run()[4..].to_string();
     for bad in [
         "run:not-a-uuid".to_string(),
@@ -577,7 +773,9 @@ fn broken_documents() -> Vec<Broken> {
         format!("run:{uuid} "),
     ] {
         let bad = json!(bad);
-        case(&format!("run_id {bad}"), "run", Lenient, &|m| drop(m.insert("run_id".into(), bad.clone())));
+        case(&format!("run_id {bad}"), "run", Lenient, &|m| {
+            drop(m.insert("run_id".into(), bad.clone()))
+        });
     }
 
     // timestamps: numbers, fractional numbers, and strings that are not RFC 3339 date-times
@@ -602,33 +800,68 @@ fn broken_documents() -> Vec<Broken> {
         (json!("yesterday"), Rejects),
         (json!(""), Rejects),
     ] {
-        for (tag, field) in [("artifact", "recorded_at"), ("release", "effective_at"), ("run", "ended_at")] {
-            case(&format!("{field} {bad}"), tag, serde, &|m| drop(m.insert(field.into(), bad.clone())));
+        for (tag, field) in [
+            ("artifact", "recorded_at"),
+            ("release", "effective_at"),
+            ("run", "ended_at"),
+        ] {
+            case(&format!("{field} {bad}"), tag, serde, &|m| {
+                drop(m.insert(field.into(), bad.clone()))
+            });
         }
     }
 
     // sizes
-    case("negative size", "artifact", Rejects, &|m| drop(m.insert("size_bytes".into(), json!(-1))));
-    case("negative file count", "artifact", Rejects, &|m| drop(m.insert("file_count".into(), json!(-5))));
-    case("fractional size", "artifact", Rejects, &|m| drop(m.insert("size_bytes".into(), json!(1.5))));
-    case("size as a string", "artifact", Rejects, &|m| drop(m.insert("size_bytes".into(), json!("12"))));
+    case("negative size", "artifact", Rejects, &|m| {
+        drop(m.insert("size_bytes".into(), json!(-1)))
+    });
+    case("negative file count", "artifact", Rejects, &|m| {
+        drop(m.insert("file_count".into(), json!(-5)))
+    });
+    case("fractional size", "artifact", Rejects, &|m| {
+        drop(m.insert("size_bytes".into(), json!(1.5)))
+    });
+    case("size as a string", "artifact", Rejects, &|m| {
+        drop(m.insert("size_bytes".into(), json!("12")))
+    });
     case("size past u64", "artifact", Rejects, &|m| {
-        drop(m.insert("size_bytes".into(), serde_json::from_str("18446744073709551616").unwrap()))
+        drop(m.insert(
+            "size_bytes".into(),
+            serde_json::from_str("18446744073709551616").unwrap(),
+        ))
     });
 
     // wrong JSON types elsewhere
-    case("name as a number", "artifact", Rejects, &|m| drop(m.insert("name".into(), json!(5))));
-    case("inputs as an object", "run", Rejects, &|m| drop(m.insert("inputs".into(), json!({}))));
-    case("outputs as a string", "run", Rejects, &|m| drop(m.insert("outputs".into(), json!(id::file(&hex(1))))));
-    case("inputs null", "run", Rejects, &|m| drop(m.insert("inputs".into(), Value::Null)));
-    case("note null", "release", Lenient, &|m| drop(m.insert("note".into(), Value::Null)));
-    case("recorded_by null", "license_claim", Rejects, &|m| drop(m.insert("recorded_by".into(), Value::Null)));
+    case("name as a number", "artifact", Rejects, &|m| {
+        drop(m.insert("name".into(), json!(5)))
+    });
+    case("inputs as an object", "run", Rejects, &|m| {
+        drop(m.insert("inputs".into(), json!({})))
+    });
+    case("outputs as a string", "run", Rejects, &|m| {
+        drop(m.insert("outputs".into(), json!(id::file(&hex(1)))))
+    });
+    case("inputs null", "run", Rejects, &|m| {
+        drop(m.insert("inputs".into(), Value::Null))
+    });
+    case("note null", "release", Lenient, &|m| {
+        drop(m.insert("note".into(), Value::Null))
+    });
+    case("recorded_by null", "license_claim", Rejects, &|m| {
+        drop(m.insert("recorded_by".into(), Value::Null))
+    });
 
     // calendar checks only `format` can make
     for (tag, field) in [("artifact", "recorded_at"), ("run", "started_at")] {
         let mut doc = full[tag].clone();
         doc[field] = json!("2024-02-30T00:00:00Z");
-        out.push(Broken { what: format!("{field} on 30 February"), tag, doc, serde: Rejects, needs_format: true });
+        out.push(Broken {
+            what: format!("{field} on 30 February"),
+            tag,
+            doc,
+            serde: Rejects,
+            needs_format: true,
+        });
     }
     out
 }
@@ -640,22 +873,47 @@ fn broken_documents_are_rejected() {
     assert!(cases.len() > 100, "{} cases", cases.len());
     for case in &cases {
         let file = file_of(case.tag);
-        assert!(!s.strict[file].is_valid(&case.doc), "{file} accepts a broken document ({}):\n{:#}", case.what, case.doc);
+        assert!(
+            !s.strict[file].is_valid(&case.doc),
+            "{file} accepts a broken document ({}):\n{:#}",
+            case.what,
+            case.doc
+        );
         if !case.needs_format {
-            assert!(!s.lax[file].is_valid(&case.doc), "{file} without format assertion accepts {}", case.what);
+            assert!(
+                !s.lax[file].is_valid(&case.doc),
+                "{file} without format assertion accepts {}",
+                case.what
+            );
         }
         if case.serde == Serde::Rejects {
-            assert!(!serde_accepts(case.tag, &case.doc), "serde accepts {} but the schema rejects it", case.what);
+            assert!(
+                !serde_accepts(case.tag, &case.doc),
+                "serde accepts {} but the schema rejects it",
+                case.what
+            );
         }
         // The JSON Lines form: tagged with its own type, unless the case already added one.
         if !obj(&case.doc).contains_key("type") {
             let line = tagged(case.tag, &case.doc);
-            assert!(!s.strict[RECORD].is_valid(&line), "{RECORD} accepts a broken document ({})", case.what);
+            assert!(
+                !s.strict[RECORD].is_valid(&line),
+                "{RECORD} accepts a broken document ({})",
+                case.what
+            );
             if !case.needs_format {
-                assert!(!s.lax[RECORD].is_valid(&line), "{RECORD} without format assertion accepts {}", case.what);
+                assert!(
+                    !s.lax[RECORD].is_valid(&line),
+                    "{RECORD} without format assertion accepts {}",
+                    case.what
+                );
             }
             if case.serde == Serde::Rejects {
-                assert!(serde_json::from_value::<Record>(line).is_err(), "Record accepts {}", case.what);
+                assert!(
+                    serde_json::from_value::<Record>(line).is_err(),
+                    "Record accepts {}",
+                    case.what
+                );
             }
         }
     }
@@ -666,7 +924,14 @@ fn record_schema_rejects_bad_type_tags() {
     let record = &schemas().strict[RECORD];
     let (_, artifact_doc) = full_docs().swap_remove(0);
     let mut lines: Vec<(String, Value)> = Vec::new();
-    for bad in [json!("artefact"), json!("Artifact"), json!("license-claim"), json!("LicenseClaim"), json!(1), Value::Null] {
+    for bad in [
+        json!("artefact"),
+        json!("Artifact"),
+        json!("license-claim"),
+        json!("LicenseClaim"),
+        json!(1),
+        Value::Null,
+    ] {
         let mut line = tagged("artifact", &artifact_doc);
         line["type"] = bad.clone();
         lines.push((format!("type {bad}"), line));
@@ -755,7 +1020,11 @@ fn every_schema_file_is_a_valid_2020_12_schema() {
         .chain([RECORD.to_string(), "common.v1.schema.json".to_string()])
         .collect();
     let present: BTreeSet<String> = s.docs.keys().cloned().collect();
-    assert!(present.is_superset(&expected), "missing schema files: {:?}", expected.difference(&present));
+    assert!(
+        present.is_superset(&expected),
+        "missing schema files: {:?}",
+        expected.difference(&present)
+    );
 
     let readme = std::fs::read_to_string(root().join("schemas/README.md")).expect("schemas/README.md");
     let registry = registry_for_defs();
@@ -764,11 +1033,21 @@ fn every_schema_file_is_a_valid_2020_12_schema() {
             panic!("{name} is not a valid schema: {e}");
         }
         assert_eq!(doc["$schema"], DRAFT_2020_12, "{name}: $schema");
-        assert_eq!(doc["$id"], format!("{BASE}{name}"), "{name}: $id must be the base URI plus the file name");
+        assert_eq!(
+            doc["$id"],
+            format!("{BASE}{name}"),
+            "{name}: $id must be the base URI plus the file name"
+        );
         for key in ["title", "description"] {
-            assert!(doc[key].as_str().is_some_and(|t| !t.trim().is_empty()), "{name}: no {key}");
+            assert!(
+                doc[key].as_str().is_some_and(|t| !t.trim().is_empty()),
+                "{name}: no {key}"
+            );
         }
-        assert!(readme.contains(name.as_str()), "schemas/README.md does not mention {name}");
+        assert!(
+            readme.contains(name.as_str()),
+            "schemas/README.md does not mention {name}"
+        );
         // compiles, with every $ref resolved from the registry alone
         jsonschema::options()
             .with_draft(Draft::Draft202012)
@@ -840,7 +1119,10 @@ fn record_fixtures(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             record_fixtures(&path, out);
-        } else if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".records.jsonl")) {
+        } else if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".records.jsonl"))
+        {
             out.push(path);
         }
     }
@@ -858,7 +1140,10 @@ fn fixture_record_files_validate() {
 #[test]
 fn fixture_checker_reports_bad_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let good: Vec<String> = all_records().iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    let good: Vec<String> = all_records()
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
     let path = dir.path().join("ok.records.jsonl");
     std::fs::write(&path, format!("{}\n\n", good.join("\n"))).unwrap();
     assert_eq!(check_records_jsonl(&path), Ok(good.len()));
@@ -868,6 +1153,37 @@ fn fixture_checker_reports_bad_lines() {
     let path = dir.path().join("bad.records.jsonl");
     std::fs::write(&path, format!("{}\n{bad_record}\n{{not json\n", good[0])).unwrap();
     let err = check_records_jsonl(&path).unwrap_err();
-    assert!(err.contains("bad.records.jsonl:2:") && err.contains("bad.records.jsonl:3: not JSON"), "{err}");
+    assert!(
+        err.contains("bad.records.jsonl:2:") && err.contains("bad.records.jsonl:3: not JSON"),
+        "{err}"
+    );
     assert!(!err.contains(":1:"), "{err}");
+}
+
+#[test]
+fn fixture_walk_finds_only_records_jsonl_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a/b");
+    std::fs::create_dir_all(&nested).unwrap();
+    for name in [
+        "top.records.jsonl",
+        "a/b/deep.records.jsonl",
+        "a/other.jsonl",
+        "a/b/x.records.json",
+        "a/records.jsonl.bak",
+    ] {
+        std::fs::write(dir.path().join(name), "").unwrap();
+    }
+    let mut found = Vec::new();
+    record_fixtures(dir.path(), &mut found);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            dir.path().join("a/b/deep.records.jsonl"),
+            dir.path().join("top.records.jsonl")
+        ]
+    );
+    record_fixtures(&dir.path().join("missing"), &mut found);
+    assert_eq!(found.len(), 2);
 }

@@ -1,0 +1,90 @@
+//! Helpers shared by the end-to-end tests: run the real binary against a temporary project.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+    /// Exit 2 with an `error:` line and no panic: the contract for bad input.
+    pub fn assert_bad_input(&self, mentions: &[&str]) {
+        assert_eq!(self.code, 2, "expected exit 2\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(self.stderr.contains("error:"), "no error line: {}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        for m in mentions {
+            assert!(self.stderr.contains(m), "stderr lacks {m:?}: {}", self.stderr);
+        }
+    }
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mlprov"))
+}
+
+fn finish(out: Output) -> Ran {
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Run mlprov in `cwd` with no store configured by the environment.
+pub fn mlprov_in(cwd: &Path, args: &[&str]) -> Ran {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("MLPROV_STORE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mlprov");
+    finish(out)
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = mlprov_in(dir.path(), &["init"]);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Ran {
+        mlprov_in(self.path(), args)
+    }
+
+    pub fn ok(&self, args: &[&str]) -> Ran {
+        let ran = self.run(args);
+        assert_eq!(ran.code, 0, "mlprov {args:?} failed\nstdout: {}\nstderr: {}", ran.stdout, ran.stderr);
+        ran
+    }
+
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Tag and return the artifact id.
+    pub fn tag(&self, kind: &str, rel: &str, name: &str) -> String {
+        let ran = self.ok(&["--format", "json", "tag", kind, rel, "--name", name]);
+        ran.json()["artifact_id"].as_str().unwrap().to_string()
+    }
+}
