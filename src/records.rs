@@ -460,6 +460,31 @@ pub mod id {
     }
 }
 
+/// Records for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Dataset number `n`: content id `blake3:nnnn…`, named `a<n>`.
+    pub fn dataset(n: u8) -> ArtifactRecord {
+        ArtifactRecord {
+            record_id: String::new(),
+            artifact_id: id::file(&format!("{n:02x}").repeat(32)),
+            kind: ArtifactKind::Dataset,
+            size_bytes: Some(n as u64),
+            file_count: None,
+            name: Some(format!("a{n}")),
+            location: None,
+            vendor: None,
+            model: None,
+            revision: None,
+            channel: None,
+            recorded_at: now(),
+            recorded_by: "t@h".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

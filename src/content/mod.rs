@@ -46,18 +46,10 @@ pub struct ContentId {
 }
 
 /// Options for [`identify`].
+#[derive(Default)]
 pub struct HashOptions<'a> {
     pub cache: Option<&'a StatCache>,
     pub progress: bool,
-}
-
-impl Default for HashOptions<'_> {
-    fn default() -> Self {
-        HashOptions {
-            cache: None,
-            progress: false,
-        }
-    }
 }
 
 /// A path as UTF-8, or the documented error.

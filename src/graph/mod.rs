@@ -225,21 +225,7 @@ mod tests {
     use crate::store::Snapshot;
 
     fn art(n: u8) -> ArtifactRecord {
-        ArtifactRecord {
-            record_id: format!("a{n}"),
-            artifact_id: id::file(&format!("{n:02x}").repeat(32)),
-            kind: ArtifactKind::Dataset,
-            size_bytes: None,
-            file_count: None,
-            name: Some(format!("a{n}")),
-            location: None,
-            vendor: None,
-            model: None,
-            revision: None,
-            channel: None,
-            recorded_at: now(),
-            recorded_by: "u@h".into(),
-        }
+        crate::records::testing::dataset(n)
     }
 
     fn run(n: u8, inputs: &[(u8, Role)], outputs: &[u8]) -> RunRecord {

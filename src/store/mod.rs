@@ -99,7 +99,7 @@ impl std::fmt::Debug for Store {
 
 fn url_scheme(location: &str) -> Option<&str> {
     let (scheme, rest) = location.split_once("://")?;
-    (!scheme.is_empty() && rest.len() > 0 && scheme.chars().all(|c| c.is_ascii_alphanumeric())).then_some(scheme)
+    (!scheme.is_empty() && !rest.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric())).then_some(scheme)
 }
 
 impl Store {
@@ -359,21 +359,7 @@ mod tests {
     use crate::records::*;
 
     fn artifact(n: u8) -> ArtifactRecord {
-        ArtifactRecord {
-            record_id: String::new(),
-            artifact_id: id::file(&format!("{n:02x}").repeat(32)),
-            kind: ArtifactKind::Dataset,
-            size_bytes: Some(n as u64),
-            file_count: Some(1),
-            name: Some(format!("a{n}")),
-            location: None,
-            vendor: None,
-            model: None,
-            revision: None,
-            channel: None,
-            recorded_at: now(),
-            recorded_by: "t@h".into(),
-        }
+        crate::records::testing::dataset(n)
     }
 
     #[test]
