@@ -22,6 +22,15 @@ fn check(record: &Record) -> std::result::Result<(), String> {
         Record::Artifact(a) => check_id(&a.artifact_id, "artifact_id"),
         Record::LicenseClaim(c) => check_id(&c.artifact_id, "artifact_id"),
         Record::Release(r) => check_id(&r.artifact_id, "artifact_id"),
+        Record::Waiver(w) => {
+            if !(w.waiver_id.starts_with(id::WAIVER) && id::is_valid(&w.waiver_id)) {
+                return Err(format!("waiver_id '{}' is not waiver:<uuid>", w.waiver_id));
+            }
+            if w.model.is_none() && w.license.is_none() {
+                return Err("a waiver names the restricted model, its license, or both".into());
+            }
+            w.model.iter().chain(w.target.iter()).try_for_each(|a| check_id(a, "model/target"))
+        }
         Record::Run(r) => {
             if !(r.run_id.starts_with(id::RUN) && id::is_valid(&r.run_id)) {
                 return Err(format!("run_id '{}' is not run:<uuid>", r.run_id));
@@ -62,6 +71,7 @@ pub fn read_records(path: &Path) -> Result<Batch> {
             Record::Run(r) => seal_checked(r),
             Record::Release(r) => seal_checked(r),
             Record::LicenseClaim(r) => seal_checked(r),
+            Record::Waiver(r) => seal_checked(r),
         };
         sealed.map_err(|e| Error::bad_record(&name, at(), e))?;
         batch.push(record);

@@ -118,6 +118,17 @@ string_enum!(
 );
 
 string_enum!(
+    /// What a checkpoint is for. Some terms treat classifiers and embedding models differently
+    /// from generative models (e.g. OpenAI's permitted exception).
+    Purpose {
+        Generative => "generative",
+        Classifier => "classifier",
+        Embedding => "embedding",
+        Other => "other",
+    }
+);
+
+string_enum!(
     /// How sure a license claim is: read from the primary text, only secondary quotations, or
     /// not verified at all.
     Confidence {
@@ -174,6 +185,9 @@ pub struct ArtifactRecord {
     pub revision: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
+    /// What a checkpoint is for (generative, classifier, embedding, other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<Purpose>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
 }
@@ -247,6 +261,35 @@ pub struct LicenseClaimRecord {
     pub recorded_by: String,
 }
 
+/// An approved exception to an audit finding: scoped to a finding code, the restricted model or
+/// license, and optionally one target checkpoint; reasoned, approved and expiring. Revoking a
+/// waiver appends a record with `revoked: true` for the same `waiver_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverRecord {
+    #[serde(default)]
+    pub record_id: String,
+    pub waiver_id: String,
+    /// Finding code waived, e.g. L101.
+    pub code: String,
+    /// Artifact id of the restricted model the waiver covers (or none: any model under `license`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// License id the waiver covers (or none: any license of `model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Artifact id of the one checkpoint covered (none: every target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub reason: String,
+    pub approved_by: String,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
 /// Any record, tagged by its type; this is the JSON Lines import/export shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -255,6 +298,7 @@ pub enum Record {
     Run(RunRecord),
     Release(ReleaseRecord),
     LicenseClaim(LicenseClaimRecord),
+    Waiver(WaiverRecord),
 }
 
 /// Records written together: one `Store::append` call. Written table by table in dependency
@@ -265,6 +309,7 @@ pub struct Batch {
     pub license_claims: Vec<LicenseClaimRecord>,
     pub runs: Vec<RunRecord>,
     pub releases: Vec<ReleaseRecord>,
+    pub waivers: Vec<WaiverRecord>,
 }
 
 impl Batch {
@@ -273,7 +318,7 @@ impl Batch {
     }
 
     pub fn len(&self) -> usize {
-        self.artifacts.len() + self.license_claims.len() + self.runs.len() + self.releases.len()
+        self.artifacts.len() + self.license_claims.len() + self.runs.len() + self.releases.len() + self.waivers.len()
     }
 
     pub fn push(&mut self, record: Record) {
@@ -282,6 +327,7 @@ impl Batch {
             Record::Run(r) => self.runs.push(r),
             Record::Release(r) => self.releases.push(r),
             Record::LicenseClaim(r) => self.license_claims.push(r),
+            Record::Waiver(r) => self.waivers.push(r),
         }
     }
 
@@ -290,6 +336,7 @@ impl Batch {
         self.license_claims.extend(other.license_claims);
         self.runs.extend(other.runs);
         self.releases.extend(other.releases);
+        self.waivers.extend(other.waivers);
     }
 
     /// Fill in every record id and normalise timestamps; call before writing.
@@ -298,6 +345,7 @@ impl Batch {
         self.license_claims.iter_mut().for_each(|r| r.seal());
         self.runs.iter_mut().for_each(|r| r.seal());
         self.releases.iter_mut().for_each(|r| r.seal());
+        self.waivers.iter_mut().for_each(|r| r.seal());
     }
 
     pub fn into_records(self) -> impl Iterator<Item = Record> {
@@ -307,6 +355,7 @@ impl Batch {
             .chain(self.license_claims.into_iter().map(Record::LicenseClaim))
             .chain(self.runs.into_iter().map(Record::Run))
             .chain(self.releases.into_iter().map(Record::Release))
+            .chain(self.waivers.into_iter().map(Record::Waiver))
     }
 }
 
@@ -395,6 +444,9 @@ stored_record!(LicenseClaimRecord, "license_claims", |self| {});
 stored_record!(ReleaseRecord, "releases", |self| {
     self.effective_at = timestamp(self.effective_at);
 });
+stored_record!(WaiverRecord, "waivers", |self| {
+    self.expires_at = timestamp(self.expires_at);
+});
 stored_record!(RunRecord, "runs", |self| {
     self.started_at = self.started_at.map(timestamp);
     self.ended_at = self.ended_at.map(timestamp);
@@ -414,6 +466,8 @@ pub mod id {
     pub const MODEL: &str = "model:";
     /// A run.
     pub const RUN: &str = "run:";
+    /// A waiver.
+    pub const WAIVER: &str = "waiver:";
 
     pub fn file(hex: &str) -> String {
         format!("{FILE}{hex}")
@@ -432,6 +486,10 @@ pub mod id {
         format!("{RUN}{}", uuid::Uuid::now_v7())
     }
 
+    pub fn new_waiver() -> String {
+        format!("{WAIVER}{}", uuid::Uuid::now_v7())
+    }
+
     /// The hex digest part of a content id, if it is one.
     pub fn digest_hex(artifact_id: &str) -> Option<&str> {
         artifact_id
@@ -444,7 +502,7 @@ pub mod id {
         if let Some(hex) = digest_hex(id) {
             return hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         }
-        if let Some(rest) = id.strip_prefix(RUN) {
+        if let Some(rest) = id.strip_prefix(RUN).or_else(|| id.strip_prefix(WAIVER)) {
             // Only the canonical lowercase hyphenated form, so one run has one spelling.
             return uuid::Uuid::parse_str(rest).is_ok_and(|u| u.hyphenated().to_string() == rest);
         }
@@ -479,6 +537,7 @@ pub(crate) mod testing {
             model: None,
             revision: None,
             channel: None,
+            purpose: None,
             recorded_at: now(),
             recorded_by: "t@h".into(),
         }
@@ -502,6 +561,7 @@ mod tests {
             model: None,
             revision: None,
             channel: None,
+            purpose: None,
             recorded_at: Utc::now(),
             recorded_by: "a@b".into(),
         }

@@ -84,6 +84,8 @@ pub struct TagOptions {
     pub licenses: Vec<LicenseSpec>,
     /// For downloaded weights: which model these bytes are.
     pub external: Option<ExternalModel>,
+    /// For checkpoints: what the model is for.
+    pub purpose: Option<records::Purpose>,
     /// Show a progress bar on a terminal for long hashing.
     pub progress: bool,
 }
@@ -95,6 +97,7 @@ impl TagOptions {
             name: None,
             licenses: Vec::new(),
             external: None,
+            purpose: None,
             progress: false,
         }
     }
@@ -143,6 +146,7 @@ fn artifact_record(artifact_id: String, kind: ArtifactKind, name: Option<String>
         model: None,
         revision: None,
         channel: None,
+        purpose: None,
         recorded_at: records::now(),
         recorded_by: records::current_actor(),
     }
@@ -155,6 +159,7 @@ pub fn describe_path(store: &Store, path: &Path, opts: &TagOptions) -> Result<(A
     rec.size_bytes = Some(found.size_bytes);
     rec.file_count = found.is_dir.then_some(found.file_count);
     rec.location = Some(location_of(path)?);
+    rec.purpose = opts.purpose;
     if let Some(ext) = &opts.external {
         rec.vendor = Some(ext.vendor.clone());
         rec.model = Some(ext.model.clone());

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::content::{self, HashOptions};
 use crate::error::{Error, Result};
 use crate::graph::LineageGraph;
-use crate::records::{ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunRecord};
+use crate::records::{ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunRecord, WaiverRecord};
 use crate::store::segment::Table;
 use crate::store::{Snapshot, Store};
 use crate::view::View;
@@ -112,6 +112,7 @@ pub fn verify(store: &Store, opts: VerifyOptions) -> Result<VerifyReport> {
     check_table::<LicenseClaimRecord>(store, &mut report, &mut snap.license_claims)?;
     check_table::<RunRecord>(store, &mut report, &mut snap.runs)?;
     check_table::<ReleaseRecord>(store, &mut report, &mut snap.releases)?;
+    check_table::<WaiverRecord>(store, &mut report, &mut snap.waivers)?;
     report.records = snap.record_count();
     report.temporaries = store.stale_temporaries(std::time::Duration::ZERO).len();
 

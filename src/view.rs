@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::records::{
-    ArtifactKind, ArtifactRecord, Channel, Distribution, LicenseClaimRecord, ReleaseRecord, RunInput, RunKind,
-    RunRecord, RunStatus,
+    ArtifactKind, ArtifactRecord, Channel, Distribution, LicenseClaimRecord, Purpose, ReleaseRecord, RunInput, RunKind,
+    RunRecord, RunStatus, WaiverRecord,
 };
 use crate::store::Snapshot;
 
@@ -33,6 +33,8 @@ pub struct Artifact {
     pub revision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<Purpose>,
     pub first_recorded_at: DateTime<Utc>,
     pub license_claims: Vec<LicenseClaimRecord>,
     /// Sorted by `effective_at`.
@@ -103,6 +105,8 @@ pub struct View {
     pub as_of: Option<DateTime<Utc>>,
     pub artifacts: BTreeMap<String, Artifact>,
     pub runs: BTreeMap<String, Run>,
+    /// Each waiver in its latest state (a later record may revoke it).
+    pub waivers: BTreeMap<String, WaiverRecord>,
     pub dangling: Vec<DanglingReference>,
 }
 
@@ -141,6 +145,7 @@ impl View {
                 model: None,
                 revision: None,
                 channel: None,
+                purpose: None,
                 first_recorded_at: r.recorded_at,
                 license_claims: Vec::new(),
                 releases: Vec::new(),
@@ -154,6 +159,7 @@ impl View {
             entry.model = entry.model.take().or_else(|| r.model.clone());
             entry.revision = entry.revision.take().or_else(|| r.revision.clone());
             entry.channel = entry.channel.or(r.channel);
+            entry.purpose = entry.purpose.or(r.purpose);
         }
 
         for c in snapshot.license_claims.iter().filter(|r| visible(r.recorded_at)) {
@@ -183,6 +189,12 @@ impl View {
         for a in view.artifacts.values_mut() {
             a.license_claims.sort_by(|x, y| x.recorded_at.cmp(&y.recorded_at).then_with(|| x.record_id.cmp(&y.record_id)));
             a.releases.sort_by(|x, y| x.effective_at.cmp(&y.effective_at).then_with(|| x.recorded_at.cmp(&y.recorded_at)));
+        }
+
+        let mut waiver_records: Vec<&WaiverRecord> = snapshot.waivers.iter().filter(|r| visible(r.recorded_at)).collect();
+        waiver_records.sort_by(|a, b| a.recorded_at.cmp(&b.recorded_at).then_with(|| a.record_id.cmp(&b.record_id)));
+        for w in waiver_records {
+            view.waivers.insert(w.waiver_id.clone(), w.clone());
         }
 
         let mut run_records: Vec<&RunRecord> = snapshot.runs.iter().filter(|r| visible(r.recorded_at)).collect();
@@ -275,6 +287,7 @@ mod tests {
             model: None,
             revision: None,
             channel: None,
+            purpose: None,
             recorded_at: t(day),
             recorded_by: "u@h".into(),
         };

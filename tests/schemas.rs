@@ -21,8 +21,8 @@ use std::sync::OnceLock;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonschema::{Draft, Registry, Validator};
 use mlprov::records::{
-    id, ArtifactKind, ArtifactRecord, Channel, ClaimSource, Confidence, Distribution, LicenseClaimRecord, Record,
-    ReleaseRecord, Role, RunInput, RunKind, RunRecord, RunStatus, StoredRecord,
+    id, ArtifactKind, ArtifactRecord, Channel, ClaimSource, Confidence, Distribution, LicenseClaimRecord, Purpose,
+    Record, ReleaseRecord, Role, RunInput, RunKind, RunRecord, RunStatus, StoredRecord, WaiverRecord,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -36,6 +36,7 @@ const KINDS: &[(&str, &str)] = &[
     ("run", "run.v1.schema.json"),
     ("release", "release.v1.schema.json"),
     ("license_claim", "license-claim.v1.schema.json"),
+    ("waiver", "waiver.v1.schema.json"),
 ];
 const RECORD: &str = "record.v1.schema.json";
 
@@ -188,6 +189,7 @@ fn artifact(kind: ArtifactKind, full: bool, seed: u8) -> ArtifactRecord {
         model: some("Llama-3.1-8B-Instruct"),
         revision: some("2024-07-23"),
         channel: if full { channel.or(Some(Channel::Weights)) } else { None },
+        purpose: full.then(|| Purpose::ALL[seed as usize % Purpose::ALL.len()]),
         recorded_at: Utc.timestamp_opt(1_714_564_800, 123_456_789).unwrap(),
         recorded_by: "alice@host".into(),
     }
@@ -257,6 +259,23 @@ fn license_claim(source: ClaimSource, confidence: Confidence, full: bool) -> Lic
     }
 }
 
+fn waiver(full: bool, revoked: bool) -> WaiverRecord {
+    WaiverRecord {
+        record_id: String::new(),
+        waiver_id: id::new_waiver(),
+        code: "L101".into(),
+        model: Some(id::external_model("meta-llama", "Llama-2-7b", Some("main"), Channel::Weights)),
+        license: full.then(|| "llama2".into()),
+        target: full.then(|| id::tree(&hex(11))),
+        reason: "research prototype, legal ticket 7".into(),
+        approved_by: "legal@acme".into(),
+        expires_at: ts("2027-01-01T00:00:00Z"),
+        revoked,
+        recorded_at: ts("2026-11-01T00:00:00Z"),
+        recorded_by: "erin@host".into(),
+    }
+}
+
 /// Every record the tests use: each enum variant at least once, all optional fields set and none.
 fn all_records() -> Vec<Record> {
     let mut out = Vec::new();
@@ -289,6 +308,14 @@ fn all_records() -> Vec<Record> {
             }
         }
     }
+    for (i, _) in Purpose::ALL.iter().enumerate() {
+        out.push(Record::Artifact(sealed(artifact(ArtifactKind::Checkpoint, true, i as u8))));
+    }
+    for full in [true, false] {
+        for revoked in [true, false] {
+            out.push(Record::Waiver(sealed(waiver(full, revoked))));
+        }
+    }
     out
 }
 
@@ -299,12 +326,14 @@ fn split(record: &Record) -> (&'static str, Value) {
         Record::Run(r) => serde_json::to_value(r),
         Record::Release(r) => serde_json::to_value(r),
         Record::LicenseClaim(r) => serde_json::to_value(r),
+        Record::Waiver(r) => serde_json::to_value(r),
     };
     let tag = match record {
         Record::Artifact(_) => "artifact",
         Record::Run(_) => "run",
         Record::Release(_) => "release",
         Record::LicenseClaim(_) => "license_claim",
+        Record::Waiver(_) => "waiver",
     };
     (tag, inner.unwrap())
 }
@@ -333,6 +362,7 @@ fn full_docs() -> Vec<(&'static str, Value)> {
             )))
             .unwrap(),
         ),
+        ("waiver", serde_json::to_value(sealed(waiver(true, true))).unwrap()),
     ]
 }
 
@@ -346,6 +376,7 @@ fn serde_accepts(tag: &str, doc: &Value) -> bool {
         "run" => ok::<RunRecord>(doc),
         "release" => ok::<ReleaseRecord>(doc),
         "license_claim" => ok::<LicenseClaimRecord>(doc),
+        "waiver" => ok::<WaiverRecord>(doc),
         _ => unreachable!(),
     }
 }
@@ -403,6 +434,7 @@ fn minimal_records_serialise_exactly_the_required_fields() {
             "license_claim",
             serde_json::to_value(sealed(license_claim(ClaimSource::User, Confidence::Unverified, false))).unwrap(),
         ),
+        ("waiver", serde_json::to_value(sealed(waiver(false, false))).unwrap()),
     ];
     for (tag, doc) in &minimal {
         let file = file_of(tag);
@@ -416,6 +448,8 @@ fn minimal_records_serialise_exactly_the_required_fields() {
             .keys()
             .map(String::as_str)
             .filter(|k| *k != "record_id")
+            // A waiver needs a model or a license (`anyOf`), so its minimal form carries one.
+            .filter(|k| !(*tag == "waiver" && *k == "model"))
             .collect();
         assert_eq!(
             keys, required,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::stat_cache::StatCache;
 use crate::content::STORE_DIR_NAME;
 use crate::error::{Error, Result};
-use crate::records::{ArtifactRecord, Batch, LicenseClaimRecord, ReleaseRecord, RunRecord, StoredRecord};
+use crate::records::{ArtifactRecord, Batch, LicenseClaimRecord, ReleaseRecord, RunRecord, StoredRecord, WaiverRecord};
 use backend::{Backend, LocalBackend, ObjectInfo};
 use segment::Table;
 
@@ -37,11 +37,12 @@ pub const STORE_FORMAT_VERSION: u32 = 1;
 pub const STORE_ENV: &str = "MLPROV_STORE";
 
 /// Tables in the order a batch is written: referenced records before the records naming them.
-pub const TABLES: [&str; 4] = [
+pub const TABLES: [&str; 5] = [
     <ArtifactRecord as StoredRecord>::TABLE,
     <LicenseClaimRecord as StoredRecord>::TABLE,
     <RunRecord as StoredRecord>::TABLE,
     <ReleaseRecord as StoredRecord>::TABLE,
+    <WaiverRecord as StoredRecord>::TABLE,
 ];
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,13 +59,14 @@ pub struct Snapshot {
     pub license_claims: Vec<LicenseClaimRecord>,
     pub runs: Vec<RunRecord>,
     pub releases: Vec<ReleaseRecord>,
+    pub waivers: Vec<WaiverRecord>,
     /// Segment files read.
     pub segments: usize,
 }
 
 impl Snapshot {
     pub fn record_count(&self) -> usize {
-        self.artifacts.len() + self.license_claims.len() + self.runs.len() + self.releases.len()
+        self.artifacts.len() + self.license_claims.len() + self.runs.len() + self.releases.len() + self.waivers.len()
     }
 }
 
@@ -240,6 +242,7 @@ impl Store {
         self.write_table(&batch.license_claims, &mut receipt)?;
         self.write_table(&batch.runs, &mut receipt)?;
         self.write_table(&batch.releases, &mut receipt)?;
+        self.write_table(&batch.waivers, &mut receipt)?;
         Ok(receipt)
     }
 
@@ -295,12 +298,14 @@ impl Store {
         let (license_claims, l) = self.load_table::<LicenseClaimRecord>()?;
         let (runs, r) = self.load_table::<RunRecord>()?;
         let (releases, s) = self.load_table::<ReleaseRecord>()?;
+        let (waivers, w) = self.load_table::<WaiverRecord>()?;
         Ok(Snapshot {
             artifacts,
             license_claims,
             runs,
             releases,
-            segments: a + l + r + s,
+            waivers,
+            segments: a + l + r + s + w,
         })
     }
 
@@ -339,6 +344,7 @@ impl Store {
         self.compact_table::<LicenseClaimRecord>(&mut report)?;
         self.compact_table::<RunRecord>(&mut report)?;
         self.compact_table::<ReleaseRecord>(&mut report)?;
+        self.compact_table::<WaiverRecord>(&mut report)?;
         for tmp in self.stale_temporaries(std::time::Duration::from_secs(3600)) {
             if std::fs::remove_file(&tmp).is_ok() {
                 report.temporaries_removed += 1;

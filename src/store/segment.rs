@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::{
-    Array, ArrayRef, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray, UInt64Array,
+    Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
@@ -17,7 +17,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::records::{
-    ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunInput, RunRecord, StoredRecord, RECORD_SCHEMA_VERSION,
+    ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunInput, RunRecord, StoredRecord, WaiverRecord,
+    RECORD_SCHEMA_VERSION,
 };
 
 /// Key-value metadata written into every segment's footer.
@@ -161,6 +162,7 @@ impl Table for ArtifactRecord {
             utf8("model", true),
             utf8("revision", true),
             utf8("channel", true),
+            utf8("purpose", true),
             ts("recorded_at", false),
             utf8("recorded_by", false),
         ])
@@ -181,6 +183,7 @@ impl Table for ArtifactRecord {
                 str_col(rs.iter().map(|r| r.model.as_deref())),
                 str_col(rs.iter().map(|r| r.revision.as_deref())),
                 str_col(rs.iter().map(|r| r.channel.map(|c| c.as_str()))),
+                str_col(rs.iter().map(|r| r.purpose.map(|p| p.as_str()))),
                 ts_col(rs.iter().map(|r| Some(r.recorded_at))),
                 str_col(rs.iter().map(|r| Some(r.recorded_by.as_str()))),
             ],
@@ -199,6 +202,7 @@ impl Table for ArtifactRecord {
             c.strings("revision")?,
             c.strings("channel")?,
         );
+        let purpose = c.strings("purpose")?;
         let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
         (0..b.num_rows())
             .map(|i| {
@@ -214,6 +218,7 @@ impl Table for ArtifactRecord {
                     model: opt_str(model, i),
                     revision: opt_str(rev, i),
                     channel: opt_str(chan, i).map(|v| parse_enum(v, i, "channel")).transpose()?,
+                    purpose: opt_str(purpose, i).map(|v| parse_enum(v, i, "purpose")).transpose()?,
                     recorded_at: req_time(at, i, "recorded_at")?,
                     recorded_by: req_str(by, i, "recorded_by")?,
                 })
@@ -472,6 +477,82 @@ impl Table for LicenseClaimRecord {
     }
 }
 
+impl Table for WaiverRecord {
+    fn schema() -> SchemaRef {
+        schema_of(vec![
+            utf8("record_id", false),
+            utf8("waiver_id", false),
+            utf8("code", false),
+            utf8("model", true),
+            utf8("license", true),
+            utf8("target", true),
+            utf8("reason", false),
+            utf8("approved_by", false),
+            ts("expires_at", false),
+            Field::new("revoked", DataType::Boolean, false),
+            ts("recorded_at", false),
+            utf8("recorded_by", false),
+        ])
+    }
+
+    fn to_batch(rs: &[Self]) -> RecordBatch {
+        batch(
+            Self::schema(),
+            vec![
+                str_col(rs.iter().map(|r| Some(r.record_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.waiver_id.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.code.as_str()))),
+                str_col(rs.iter().map(|r| r.model.as_deref())),
+                str_col(rs.iter().map(|r| r.license.as_deref())),
+                str_col(rs.iter().map(|r| r.target.as_deref())),
+                str_col(rs.iter().map(|r| Some(r.reason.as_str()))),
+                str_col(rs.iter().map(|r| Some(r.approved_by.as_str()))),
+                ts_col(rs.iter().map(|r| Some(r.expires_at))),
+                Arc::new(rs.iter().map(|r| Some(r.revoked)).collect::<BooleanArray>()),
+                ts_col(rs.iter().map(|r| Some(r.recorded_at))),
+                str_col(rs.iter().map(|r| Some(r.recorded_by.as_str()))),
+            ],
+        )
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<Self>, DecodeError> {
+        let c = Columns(b);
+        let (rid, wid, code, model, license, target) = (
+            c.req_strings("record_id")?,
+            c.req_strings("waiver_id")?,
+            c.req_strings("code")?,
+            c.strings("model")?,
+            c.strings("license")?,
+            c.strings("target")?,
+        );
+        let (reason, approver, expires) = (c.req_strings("reason")?, c.req_strings("approved_by")?, c.req_times("expires_at")?);
+        let revoked = c
+            .required("revoked")?
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| "column 'revoked' is not boolean".to_string())?;
+        let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
+        (0..b.num_rows())
+            .map(|i| {
+                Ok(WaiverRecord {
+                    record_id: req_str(rid, i, "record_id")?,
+                    waiver_id: req_str(wid, i, "waiver_id")?,
+                    code: req_str(code, i, "code")?,
+                    model: opt_str(model, i),
+                    license: opt_str(license, i),
+                    target: opt_str(target, i),
+                    reason: req_str(reason, i, "reason")?,
+                    approved_by: req_str(approver, i, "approved_by")?,
+                    expires_at: req_time(expires, i, "expires_at")?,
+                    revoked: !revoked.is_null(i) && revoked.value(i),
+                    recorded_at: req_time(at, i, "recorded_at")?,
+                    recorded_by: req_str(by, i, "recorded_by")?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Encode records as one Parquet file (snappy; one row group per 64k rows).
 pub fn encode<T: Table>(records: &[T]) -> Vec<u8> {
     let props = WriterProperties::builder()
@@ -530,6 +611,7 @@ mod tests {
             model: Some("m".into()),
             revision: None,
             channel: Some(Channel::Weights),
+            purpose: Some(Purpose::Classifier),
             recorded_at: t,
             recorded_by: "u@h".into(),
         };
@@ -590,6 +672,24 @@ mod tests {
         lc.seal();
         let back: Vec<LicenseClaimRecord> = decode(Bytes::from(encode(&[lc.clone()]))).unwrap();
         assert_eq!(back, vec![lc]);
+
+        let mut w = WaiverRecord {
+            record_id: String::new(),
+            waiver_id: id::new_waiver(),
+            code: "L101".into(),
+            model: Some(id::file(&"b".repeat(64))),
+            license: None,
+            target: None,
+            reason: "r".into(),
+            approved_by: "legal".into(),
+            expires_at: t,
+            revoked: true,
+            recorded_at: t,
+            recorded_by: "u@h".into(),
+        };
+        w.seal();
+        let back: Vec<WaiverRecord> = decode(Bytes::from(encode(&[w.clone()]))).unwrap();
+        assert_eq!(back, vec![w]);
     }
 
     #[test]
