@@ -111,6 +111,7 @@ struct ShowRun<'a> {
 
 const SHOW_SCHEMA: &str = "https://mlprov.dev/schemas/show.v1.schema.json";
 const LS_SCHEMA: &str = "https://mlprov.dev/schemas/ls.v1.schema.json";
+const LINEAGE_PATH_SCHEMA: &str = "https://mlprov.dev/schemas/lineage-path.v1.schema.json";
 const VERIFY_SCHEMA: &str = "https://mlprov.dev/schemas/verify.v1.schema.json";
 
 pub fn show(ctx: &Context, args: ShowArgs) -> Result<i32> {
@@ -235,7 +236,7 @@ pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
         let hops = graph.path(node, other_node).or_else(|| graph.path(other_node, node));
         let Some(hops) = hops else {
             if format == Format::Json {
-                output::json_line(&serde_json::json!({ "from": target.id(), "to": other.id(), "path": null }))?;
+                output::json_line(&serde_json::json!({ "$schema": LINEAGE_PATH_SCHEMA, "from": target.id(), "to": other.id(), "path": null }))?;
             } else {
                 output::line(&format!("{} and {} are not connected by recorded lineage", target.id(), other.id()))?;
             }
@@ -246,7 +247,13 @@ pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
                 .iter()
                 .map(|h| serde_json::json!({ "from": graph.id(h.from), "to": graph.id(h.to), "role": h.edge.role() }))
                 .collect();
-            output::json_pretty(&serde_json::json!({ "from": graph.id(hops[0].from), "to": graph.id(hops[hops.len() - 1].to), "path": path }))?;
+            let (from, to) = match (hops.first(), hops.last()) {
+                (Some(first), Some(last)) => (graph.id(first.from), graph.id(last.to)),
+                _ => (target.id(), target.id()),
+            };
+            output::json_pretty(&serde_json::json!({ "$schema": LINEAGE_PATH_SCHEMA, "from": from, "to": to, "path": path }))?;
+        } else if hops.is_empty() {
+            output::line(&format!("{} is {}: the path is empty", args.reference, to))?;
         } else {
             output::text(&render::path_text(&view, &graph, &hops))?;
         }

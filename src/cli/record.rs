@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::output::{self, parse_time};
 use super::{Context, Format};
 use crate::error::{Error, Result, EXIT_OK};
-use crate::records::{ArtifactKind, Batch, Channel, Distribution, Role, RunInput, RunKind, RunStatus};
+use crate::records::{ArtifactKind, Batch, Channel, Distribution, Role, RunInput, RunKind, RunStatus, StoredRecord};
 use crate::run::RunSpec;
 use crate::store::Store;
 use crate::tag::{self, ExternalModel, Generation, LicenseSpec, TagOptions, Tagged};
@@ -333,24 +333,31 @@ fn tag_paths(ctx: &Context, store: &Store, kind: ArtifactKind, a: TagPathArgs, p
     opts.progress = progress;
     if a.batch {
         let started = Instant::now();
-        let mut batch = Batch::default();
         let mut described = Vec::new();
         for path in &a.paths {
-            let (rec, found) = tag::describe_path(store, path, &opts)?;
-            batch.license_claims.extend(tag::user_claims(&rec.artifact_id, &opts.licenses));
-            described.push((path.clone(), rec.clone(), found.bytes_hashed));
-            batch.artifacts.push(rec);
+            let (mut rec, found) = tag::describe_path(store, path, &opts)?;
+            let mut claims = tag::user_claims(&rec.artifact_id, &opts.licenses);
+            rec.seal();
+            claims.iter_mut().for_each(|c| c.seal());
+            described.push((path.clone(), rec, claims, found.bytes_hashed));
+        }
+        let mut batch = Batch::default();
+        for (_, rec, claims, _) in &described {
+            batch.artifacts.push(rec.clone());
+            batch.license_claims.extend(claims.iter().cloned());
         }
         let receipt = store.append(batch)?;
         let seconds = started.elapsed().as_secs_f64();
-        for (path, rec, hashed) in described {
+        for (path, rec, claims, hashed) in described {
+            let mut records = vec![crate::records::Record::Artifact(rec.clone())];
+            records.extend(claims.into_iter().map(crate::records::Record::LicenseClaim));
             let tagged = Tagged {
                 artifact_id: rec.artifact_id.clone(),
                 kind: rec.kind,
                 size_bytes: rec.size_bytes,
                 file_count: rec.file_count,
                 bytes_hashed: hashed,
-                records: vec![crate::records::Record::Artifact(rec)],
+                records,
                 segments: receipt.segments.clone(),
             };
             report_tagged(ctx, &tagged, Some(&path), seconds)?;
@@ -463,7 +470,7 @@ pub fn compact(ctx: &Context) -> Result<i32> {
         output::json_line(&report)?;
     } else {
         output::line(&format!(
-            "compacted {} segments into {} ({} records; {} stale temporary files removed)",
+            "compacted {} segments into {} ({} records rewritten; {} stale temporary files removed)",
             report.segments_before, report.segments_after, report.records, report.temporaries_removed
         ))?;
     }
