@@ -6,12 +6,15 @@
 //! The CLI in `main.rs` and the Python binding call this library; neither holds logic of
 //! its own.
 
+pub mod catalog;
+pub mod audit;
 pub mod cli;
 pub mod content;
 pub mod demo;
 pub mod error;
 pub mod graph;
 pub mod import;
+pub mod policy;
 pub mod progress;
 pub mod records;
 pub mod reference;

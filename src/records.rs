@@ -464,6 +464,8 @@ pub mod id {
     pub const TREE: &str = "blake3tree:";
     /// An external model without bytes: vendor/model@revision through an API.
     pub const MODEL: &str = "model:";
+    /// A dataset known only by its published name (e.g. a Hugging Face dataset id on a model card).
+    pub const DATASET: &str = "dataset:";
     /// A run.
     pub const RUN: &str = "run:";
     /// A waiver.
@@ -480,6 +482,19 @@ pub mod id {
     pub fn external_model(vendor: &str, model: &str, revision: Option<&str>, channel: super::Channel) -> String {
         let rev = revision.unwrap_or("unversioned");
         format!("{MODEL}{vendor}/{model}@{rev}#{channel}")
+    }
+
+    /// Identity of a dataset known only by name: `dataset:org/name@revision`.
+    pub fn named_dataset(name: &str, revision: Option<&str>) -> String {
+        format!("{DATASET}{name}@{}", revision.unwrap_or("unversioned"))
+    }
+
+    /// A run id derived from `seed`: the same facts recorded twice get the same run.
+    pub fn derived_run(seed: &[u8]) -> String {
+        let hash = blake3::hash(seed);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash.as_bytes()[..16]);
+        format!("{RUN}{}", uuid::Uuid::new_v8(bytes))
     }
 
     pub fn new_run() -> String {
@@ -505,6 +520,10 @@ pub mod id {
         if let Some(rest) = id.strip_prefix(RUN).or_else(|| id.strip_prefix(WAIVER)) {
             // Only the canonical lowercase hyphenated form, so one run has one spelling.
             return uuid::Uuid::parse_str(rest).is_ok_and(|u| u.hyphenated().to_string() == rest);
+        }
+        if let Some(rest) = id.strip_prefix(DATASET) {
+            return rest.split_once('@').is_some_and(|(n, r)| !n.is_empty() && !r.is_empty() && !r.contains('@'))
+                && !rest.chars().any(|c| c.is_whitespace() || c == '#');
         }
         if let Some(rest) = id.strip_prefix(MODEL) {
             let Some((name, channel)) = rest.rsplit_once('#') else { return false };
@@ -598,6 +617,10 @@ mod tests {
         assert!(!id::is_valid("blake3:XYZ"));
         assert!(!id::is_valid("run:550E8400-E29B-41D4-A716-446655440000"), "uppercase run ids are not canonical");
         assert!(!id::is_valid("model:a/b@c#web"));
+        assert!(id::is_valid(&id::named_dataset("HuggingFaceH4/ultrachat_200k", None)));
+        assert!(!id::is_valid("dataset:@x"));
+        let a = id::derived_run(b"x");
+        assert!(id::is_valid(&a) && a == id::derived_run(b"x") && a != id::derived_run(b"y"));
     }
 
     #[test]

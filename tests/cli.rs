@@ -244,8 +244,12 @@ fn demo_shows_the_released_checkpoint_lineage() {
     let verify = mlprov_in(dir.path(), &["--store", store, "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
     let json = mlprov_in(dir.path(), &["--store", store, "--format", "json", "lineage", "acme-chat-7b"]).json();
-    // checkpoint, 3 runs, 5 upstream artifacts (qwen, sft-mix, open-instruct, synthetic-math, deepseek, seed-prompts)
-    assert_eq!(json["nodes"].as_array().unwrap().len(), 10);
+    // The checkpoint; the fine-tune, mix and generate runs; Qwen2.5-7B-Instruct, sft-mix,
+    // open-instruct, synthetic-math, DeepSeek-V3, seed-prompts; the Llama-2-generated eval set
+    // with its generate run and generator; and the base model Qwen's model card declares, with
+    // the run it declares.
+    assert_eq!(json["nodes"].as_array().unwrap().len(), 15);
+    assert!(ran.stdout.contains("audit FAIL: 3 errors"), "the demo ends with the audit:\n{}", ran.stdout);
 }
 
 #[test]

@@ -415,7 +415,18 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<i32> {
             output::text(&render::to_text(&report))?;
             output::line("")?;
             output::line(&format!(
-                "Explore it: mlprov --store {} ls | show acme-chat-7b | lineage seed-prompts --downstream | verify",
+                "Distillation audit of every training run (policy: {}):",
+                built.project.join(crate::policy::POLICY_FILE).display()
+            ))?;
+            output::line("")?;
+            let policy = crate::policy::Policy::locate(None, &built.project)?;
+            let catalog = crate::catalog::Catalog::builtin()?;
+            let report = crate::audit::audit(&view, &catalog, &policy, &crate::audit::AuditOptions::default());
+            let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            output::text(&crate::audit::render::report_text(&report, colour))?;
+            output::line("")?;
+            output::line(&format!(
+                "Explore it: mlprov --store {} ls | show acme-chat-7b | lineage seed-prompts --downstream | audit acme-chat-7b | licenses | verify",
                 built.project.display()
             ))?;
         }

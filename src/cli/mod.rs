@@ -1,5 +1,6 @@
 //! The `mlprov` command line: argument parsing and output only; every action is a library call.
 
+mod audit;
 mod inspect;
 mod output;
 mod record;
@@ -59,6 +60,12 @@ pub enum Command {
     Ls(inspect::LsArgs),
     /// Check the store's integrity and re-hash recorded artifacts; exit 1 on problems.
     Verify(inspect::VerifyArgs),
+    /// Audit every training run (or one checkpoint's upstream) against the license catalog and policy.
+    Audit(audit::AuditArgs),
+    /// Record (or --revoke) a scoped, reasoned, approved, expiring waiver for a finding.
+    Waive(audit::WaiveArgs),
+    /// List the license catalog, or show one entry with its claims and sources.
+    Licenses(audit::LicensesArgs),
     /// Merge small segments into one per table (safe while others read and write).
     Compact,
     /// Append records from a JSON Lines file (schemas/record.v1.schema.json); all or nothing.
@@ -114,6 +121,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Lineage(args) => inspect::lineage(&ctx, args),
         Command::Ls(args) => inspect::ls(&ctx, args),
         Command::Verify(args) => inspect::verify(&ctx, args),
+        Command::Audit(args) => audit::audit(&ctx, args),
+        Command::Waive(args) => audit::waive(&ctx, args),
+        Command::Licenses(args) => audit::licenses(&ctx, args),
         Command::Compact => record::compact(&ctx),
         Command::Import { file } => record::import(&ctx, &file),
         Command::Demo(args) => inspect::demo(&ctx, args),

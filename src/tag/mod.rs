@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub mod model_dir;
+
 use crate::content::{self, ContentId, HashOptions};
 use crate::error::{Error, Result};
 use crate::records::{
@@ -214,14 +216,20 @@ fn write(store: &Store, batch: Batch, artifact: &ArtifactRecord, bytes_hashed: u
     })
 }
 
-/// Tag a file or directory.
+/// Tag a file or directory. A model or checkpoint folder's LICENSE file and model card are
+/// read too: recognised licenses become claims, a declared base model becomes lineage.
 pub fn tag_path(store: &Store, path: &Path, opts: &TagOptions) -> Result<Tagged> {
     let (rec, found) = describe_path(store, path, opts)?;
-    let batch = Batch {
-        license_claims: user_claims(&rec.artifact_id, &opts.licenses),
-        artifacts: vec![rec.clone()],
-        ..Default::default()
-    };
+    let mut batch = Batch::default();
+    if found.is_dir
+        && matches!(opts.kind, ArtifactKind::ExternalModel | ArtifactKind::Checkpoint)
+        && model_dir::has_metadata(path)
+    {
+        let catalog = crate::catalog::Catalog::builtin()?;
+        batch.extend(model_dir::read(path, &rec.artifact_id, &catalog)?);
+    }
+    batch.license_claims.extend(user_claims(&rec.artifact_id, &opts.licenses));
+    batch.artifacts.push(rec.clone());
     write(store, batch, &rec, found.bytes_hashed)
 }
 

@@ -1,0 +1,857 @@
+//! The distillation audit: which training runs received outputs (or weights) of models whose
+//! terms restrict what the resulting model may be, judged against the target's distribution,
+//! name, family and the organisation's policy.
+//!
+//! How it works (docs/concepts.md, "Audit"):
+//! 1. Restrictions are *exposures*: "outputs of model M (generated at time t)" or "weights of
+//!    M". A run creates an exposure for every model it uses as generator, teacher, judge or
+//!    reward model (outputs) or as base weights (weights); exposures flow along data: through
+//!    training data and sources into a run's outputs, through base weights into derivatives,
+//!    and (when `restrictions_travel`) from a checkpoint into the data it generates.
+//! 2. One pass over the runs in topological order computes every artifact's exposures; a cycle
+//!    is handled as a whole (every node in it gets the union) and reported.
+//! 3. Every run that produces a model is evaluated against each exposure that reached it: the
+//!    model's licenses (recorded claims and catalog assignments for its vendor, model,
+//!    revision, channel and the time of generation), the claims about each license resolved by
+//!    the trust rule or a policy clarification, and the class of the deciding claim against the
+//!    target checkpoint (distributed? named? same family? commercial? competing?).
+//! 4. Waivers turn matching findings into waived ones; unused and expired waivers are reported.
+
+pub mod codes;
+pub mod render;
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use petgraph::graph::NodeIndex;
+use serde::Serialize;
+
+use crate::catalog::{Catalog, ClaimSubject, Condition, LicenseEntry, TermClaim, TermClass};
+use crate::graph::{LineageGraph, Node};
+use crate::policy::{Policy, Severity, Trust};
+use crate::records::{ArtifactKind, Distribution, Purpose, Role, RunKind};
+use crate::view::{short_id, Artifact, Run, View};
+
+pub const AUDIT_SCHEMA: &str = "https://mlprov.dev/schemas/audit.v1.schema.json";
+
+/// Options of one audit.
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// Checkpoints to judge as if released with external weights (pre-release check).
+    pub assume_released: Vec<String>,
+    /// Only findings about runs upstream of this artifact or run (and the artifact itself).
+    pub scope: Option<String>,
+}
+
+/// One step of an evidence path, in data-flow order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathStep {
+    pub id: String,
+    pub label: String,
+    /// `artifact` or `run`.
+    #[serde(rename = "type")]
+    pub node_type: &'static str,
+    pub kind: String,
+    /// Role of the edge that leads *out of* this step into the next (for an artifact used by a run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimRef {
+    pub id: String,
+    pub class: TermClass,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    pub source: String,
+    pub confidence: crate::records::Confidence,
+    pub read: chrono::NaiveDate,
+}
+
+impl ClaimRef {
+    fn of(c: &TermClaim) -> Self {
+        ClaimRef {
+            id: c.id.clone(),
+            class: c.class,
+            summary: c.summary.clone(),
+            clause: c.clause.clone(),
+            quote: c.quote.clone(),
+            source: c.source.clone(),
+            confidence: c.confidence,
+            read: c.read,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseRef {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why this license applies: a recorded claim or a catalog assignment.
+    pub basis: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Clarified {
+    pub class: TermClass,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Waived,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub status: Status,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_distribution: Option<Distribution>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<crate::records::Channel>,
+    /// What of the model reached the run: its outputs or its weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<ClaimSubject>,
+    /// When the outputs were generated (terms in force then apply).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<LicenseRef>,
+    /// The claim that decided the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ClaimRef>,
+    /// A policy clarification that replaced the catalog's reading.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clarification: Option<Clarified>,
+    /// Claims about the same license that disagree with the deciding one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disagreeing_claims: Vec<ClaimRef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+    /// From the restricted model to the run, in data-flow order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<PathStep>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+    pub waived: usize,
+    pub runs_evaluated: usize,
+    pub targets: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    #[serde(rename = "$schema")]
+    pub schema: &'static str,
+    pub verdict: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    pub trust: Trust,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+}
+
+impl AuditReport {
+    /// Whether any active finding is at least `level`.
+    pub fn fails_at(&self, level: Severity) -> bool {
+        self.findings.iter().any(|f| f.status == Status::Active && f.severity >= level && f.severity != Severity::Allow)
+    }
+}
+
+/// One restriction source reaching a node.
+#[derive(Debug, Clone)]
+struct Exposure {
+    model: NodeIndex,
+    via: ClaimSubject,
+    /// How the model first entered the lineage (outputs used, or weights derived from).
+    origin: ClaimSubject,
+    at: Option<DateTime<Utc>>,
+    /// Graph nodes from the model to the current node, with the role used to leave each.
+    path: Vec<(NodeIndex, Option<Role>)>,
+}
+
+impl Exposure {
+    fn key(&self) -> (NodeIndex, ClaimSubject, Option<i64>) {
+        (self.model, self.via, self.at.map(|t| t.timestamp()))
+    }
+
+    fn extended(&self, step: NodeIndex, role_into_step: Option<Role>) -> Exposure {
+        let mut e = self.clone();
+        if let Some(last) = e.path.last_mut() {
+            if last.1.is_none() {
+                last.1 = role_into_step;
+            }
+        }
+        e.path.push((step, None));
+        e
+    }
+}
+
+fn produces_model(kind: RunKind) -> bool {
+    matches!(
+        kind,
+        RunKind::Train | RunKind::FineTune | RunKind::Distill | RunKind::Rl | RunKind::Merge | RunKind::Quantize
+    )
+}
+
+fn run_time(run: &Run) -> Option<DateTime<Utc>> {
+    run.started_at.or(run.ended_at).or(Some(run.first_recorded_at))
+}
+
+/// Everything the evaluation needs, borrowed.
+struct Ctx<'a> {
+    view: &'a View,
+    graph: &'a LineageGraph,
+    catalog: &'a Catalog,
+    policy: &'a Policy,
+    opts: &'a AuditOptions,
+    at: DateTime<Utc>,
+}
+
+pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOptions) -> AuditReport {
+    let graph = LineageGraph::build(view);
+    let ctx = Ctx {
+        view,
+        graph: &graph,
+        catalog,
+        policy,
+        opts,
+        at: view.as_of.unwrap_or_else(Utc::now),
+    };
+    let mut findings = Vec::new();
+
+    // Graph integrity first: they limit what the license verdicts can know.
+    for cycle in graph.cycles() {
+        findings.push(plain(
+            policy,
+            codes::LINEAGE_CYCLE,
+            format!("cycle in recorded lineage through {}", cycle.iter().map(|c| short_id(c)).collect::<Vec<_>>().join(", ")),
+        ));
+    }
+    for d in &view.dangling {
+        let mut f = plain(
+            policy,
+            codes::DANGLING_REFERENCE,
+            format!("{} names {} ({}), which no artifact record describes", short_id(&d.from), d.missing, d.field),
+        );
+        if d.from.starts_with(crate::records::id::RUN) {
+            f.run = Some(d.from.clone());
+        }
+        findings.push(f);
+    }
+
+    let run_exposures = propagate(&ctx);
+    let scope = scope_runs(&ctx);
+    let mut summary = Summary::default();
+    let mut targets = BTreeSet::new();
+    for (run_node, exposures) in &run_exposures {
+        let Node::Run(run_id) = &graph.graph[*run_node] else { continue };
+        let run = &view.runs[run_id];
+        if !produces_model(run.kind) || scope.as_ref().is_some_and(|s| !s.contains(run_id)) {
+            continue;
+        }
+        summary.runs_evaluated += 1;
+        // Targets are the organisation's checkpoints; a vendor's own lineage (a model card
+        // declaring its base model) is context, not something we distribute.
+        let outputs: Vec<&Artifact> = run
+            .outputs
+            .iter()
+            .filter_map(|o| view.artifacts.get(o))
+            .filter(|a| a.kind == ArtifactKind::Checkpoint)
+            .collect();
+        if outputs.is_empty() && !run.outputs.is_empty() {
+            continue;
+        }
+        let target_list: Vec<Option<&Artifact>> = if outputs.is_empty() { vec![None] } else { outputs.into_iter().map(Some).collect() };
+        // When two models bring the same license to the same target, the finding keeps the
+        // evidence that explains it best: outputs used (what distillation is) before weights
+        // derived from, then the shortest path.
+        let mut exposures: Vec<&Exposure> = exposures.iter().collect();
+        exposures.sort_by_key(|e| (e.origin == ClaimSubject::Weights, e.path.len(), e.model.index()));
+        for target in target_list {
+            if let Some(t) = target {
+                targets.insert(t.id.clone());
+            }
+            let mut found = Vec::new();
+            for exposure in &exposures {
+                evaluate(&ctx, run, *run_node, target, exposure, &mut found);
+            }
+            let mut seen = BTreeSet::new();
+            found.retain(|f| {
+                let license = f.license.as_ref().map(|l| l.id.clone()).unwrap_or_else(|| f.model.clone().unwrap_or_default());
+                seen.insert((f.code, license))
+            });
+            findings.extend(found);
+        }
+    }
+    summary.targets = targets.len();
+
+    apply_waivers(&ctx, &mut findings);
+    findings.retain(|f| f.severity != Severity::Allow);
+    findings.sort_by(|a, b| {
+        (std::cmp::Reverse(a.severity), a.code, &a.run, &a.target, &a.model)
+            .cmp(&(std::cmp::Reverse(b.severity), b.code, &b.run, &b.target, &b.model))
+    });
+    for f in &findings {
+        match (f.status, f.severity) {
+            (Status::Waived, _) => summary.waived += 1,
+            (_, Severity::Error) => summary.errors += 1,
+            (_, Severity::Warning) => summary.warnings += 1,
+            (_, Severity::Note) => summary.notes += 1,
+            (_, Severity::Allow) => {}
+        }
+    }
+    let verdict = if summary.errors > 0 {
+        "fail"
+    } else if summary.warnings > 0 {
+        "warn"
+    } else {
+        "pass"
+    };
+    AuditReport {
+        schema: AUDIT_SCHEMA,
+        verdict,
+        as_of: view.as_of,
+        policy: policy.origin.as_ref().map(|p| p.display().to_string()),
+        trust: policy.sources.trust,
+        summary,
+        findings,
+    }
+}
+
+/// Runs upstream of the scoped artifact or run (inclusive), if a scope is set.
+fn scope_runs(ctx: &Ctx) -> Option<BTreeSet<String>> {
+    let scope = ctx.opts.scope.as_ref()?;
+    let node = ctx.graph.node(scope)?;
+    let closure = ctx.graph.closure(node, crate::graph::Walk::Upstream, None);
+    Some(
+        closure
+            .nodes
+            .iter()
+            .filter_map(|(n, _)| match &ctx.graph.graph[*n] {
+                Node::Run(id) => Some(id.clone()),
+                Node::Artifact(_) => None,
+            })
+            .collect(),
+    )
+}
+
+/// Whether an artifact is a model whose own terms matter (external, or carrying license claims).
+fn is_licensed_model(a: &Artifact) -> bool {
+    a.kind == ArtifactKind::ExternalModel || a.vendor.is_some() || !a.license_claims.is_empty()
+}
+
+/// One pass in topological order; returns what reached each run.
+fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
+    let g = &ctx.graph.graph;
+    // tarjan_scc yields components in reverse topological order.
+    let mut sccs = petgraph::algo::tarjan_scc(g);
+    sccs.reverse();
+    let mut at_node: HashMap<NodeIndex, Vec<Exposure>> = HashMap::new();
+    let mut per_run: Vec<(NodeIndex, Vec<Exposure>)> = Vec::new();
+
+    for scc in sccs {
+        let cyclic = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
+        // In a cycle every member ends up with the union of what enters it; iterating the
+        // members len+1 times reaches that fixpoint without special cases.
+        let rounds = if cyclic { scc.len() + 1 } else { 1 };
+        for _ in 0..rounds {
+            for &n in &scc {
+                if let Node::Run(run_id) = &g[n] {
+                    let run = &ctx.view.runs[run_id];
+                    let incoming = run_inputs_exposures(ctx, run, n, &at_node);
+                    for output in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
+                        let out = at_node.entry(output).or_default();
+                        for e in &incoming {
+                            merge(out, e.extended(output, None));
+                        }
+                    }
+                    if let Some(slot) = per_run.iter_mut().find(|(r, _)| *r == n) {
+                        for e in incoming {
+                            merge(&mut slot.1, e);
+                        }
+                    } else {
+                        per_run.push((n, incoming));
+                    }
+                }
+            }
+        }
+    }
+    per_run
+}
+
+fn merge(into: &mut Vec<Exposure>, e: Exposure) {
+    if !into.iter().any(|x| x.key() == e.key()) {
+        into.push(e);
+    }
+}
+
+fn run_inputs_exposures(ctx: &Ctx, run: &Run, run_node: NodeIndex, at_node: &HashMap<NodeIndex, Vec<Exposure>>) -> Vec<Exposure> {
+    let mut incoming: Vec<Exposure> = Vec::new();
+    let when = run_time(run);
+    for input in &run.inputs {
+        let Some(a_node) = ctx.graph.node(&input.artifact_id) else { continue };
+        let inherited = at_node.get(&a_node).map(Vec::as_slice).unwrap_or(&[]);
+        let artifact = ctx.view.artifacts.get(&input.artifact_id);
+        let through = |e: &Exposure| e.extended(run_node, Some(input.role));
+        match input.role {
+            Role::Generator | Role::Teacher | Role::Judge | Role::RewardModel => {
+                if artifact.is_some_and(is_licensed_model) {
+                    let e = Exposure {
+                        model: a_node,
+                        via: ClaimSubject::Outputs,
+                        origin: ClaimSubject::Outputs,
+                        at: when,
+                        path: vec![(a_node, Some(input.role))],
+                    };
+                    merge(&mut incoming, e.extended(run_node, None));
+                }
+                if ctx.policy.organisation.restrictions_travel {
+                    // What a derivative generates are outputs of everything it derives from.
+                    for e in inherited {
+                        let mut e = through(e);
+                        e.via = ClaimSubject::Outputs;
+                        e.at = when;
+                        merge(&mut incoming, e);
+                    }
+                }
+            }
+            Role::BaseWeights => {
+                if artifact.is_some_and(is_licensed_model) {
+                    let e = Exposure {
+                        model: a_node,
+                        via: ClaimSubject::Weights,
+                        origin: ClaimSubject::Weights,
+                        at: when,
+                        path: vec![(a_node, Some(input.role))],
+                    };
+                    merge(&mut incoming, e.extended(run_node, None));
+                }
+                // A derivative carries everything its base carried.
+                for e in inherited {
+                    merge(&mut incoming, through(e));
+                }
+            }
+            Role::TrainingData | Role::Source => {
+                for e in inherited {
+                    merge(&mut incoming, through(e));
+                }
+            }
+            Role::EvalData => {}
+        }
+    }
+    incoming
+}
+
+fn step(ctx: &Ctx, n: NodeIndex, role: Option<Role>) -> PathStep {
+    match &ctx.graph.graph[n] {
+        Node::Artifact(id) => {
+            let a = ctx.view.artifacts.get(id);
+            PathStep {
+                id: id.clone(),
+                label: a.map(|a| a.label()).unwrap_or_else(|| short_id(id)),
+                node_type: "artifact",
+                kind: a.map(|a| a.kind.to_string()).unwrap_or_else(|| "unknown".into()),
+                role,
+            }
+        }
+        Node::Run(id) => {
+            let r = &ctx.view.runs[id];
+            PathStep {
+                id: id.clone(),
+                label: r.label(),
+                node_type: "run",
+                kind: r.kind.to_string(),
+                role,
+            }
+        }
+    }
+}
+
+fn plain(policy: &Policy, code: &'static str, message: String) -> Finding {
+    Finding {
+        code,
+        name: codes::name(code),
+        severity: policy.severity(code),
+        status: Status::Active,
+        message,
+        run: None,
+        target: None,
+        target_label: None,
+        target_distribution: None,
+        model: None,
+        model_label: None,
+        channel: None,
+        via: None,
+        generated_at: None,
+        license: None,
+        claim: None,
+        clarification: None,
+        disagreeing_claims: Vec::new(),
+        conditions: Vec::new(),
+        path: Vec::new(),
+        waiver: None,
+        notes: Vec::new(),
+    }
+}
+
+/// Licenses that govern a model: recorded claims first, then catalog assignments.
+fn licenses_of<'c>(ctx: &Ctx<'c>, model: &Artifact, at: Option<DateTime<Utc>>) -> (Vec<(&'c LicenseEntry, String)>, Vec<String>) {
+    let mut found: Vec<(&LicenseEntry, String)> = Vec::new();
+    let mut unknown = Vec::new();
+    for claim in &model.license_claims {
+        match ctx.catalog.license(&claim.license_id) {
+            Some(entry) => {
+                if !found.iter().any(|(e, _)| e.id == entry.id) {
+                    found.push((entry, format!("recorded claim ({}, {})", claim.source, claim.confidence)));
+                }
+            }
+            None => unknown.push(claim.license_id.clone()),
+        }
+    }
+    if let (Some(vendor), Some(name), Some(channel)) = (&model.vendor, &model.model, model.channel) {
+        for a in ctx.catalog.assignments(vendor, name, model.revision.as_deref(), channel, at) {
+            if let Some(entry) = ctx.catalog.license(&a.license) {
+                if !found.iter().any(|(e, _)| e.id == entry.id) {
+                    found.push((entry, format!("catalog assignment {}/{} ({})", a.vendor, a.model, a.confidence)));
+                }
+            }
+        }
+    }
+    (found, unknown)
+}
+
+/// Families of a target: the catalog family of every model on its base-weights chain.
+fn families_of(ctx: &Ctx, run: &Run) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<&Run> = vec![run];
+    let mut seen = BTreeSet::new();
+    while let Some(r) = stack.pop() {
+        if !seen.insert(r.id.clone()) {
+            continue;
+        }
+        for input in r.inputs.iter().filter(|i| i.role == Role::BaseWeights) {
+            let Some(a) = ctx.view.artifacts.get(&input.artifact_id) else { continue };
+            if let (Some(v), Some(m)) = (&a.vendor, &a.model) {
+                if let Some(f) = ctx.catalog.family_of(v, m) {
+                    out.insert(f.to_ascii_lowercase());
+                }
+            }
+            stack.extend(ctx.view.producers(&a.id));
+        }
+    }
+    out
+}
+
+struct Decision<'c> {
+    class: TermClass,
+    claim: Option<&'c TermClaim>,
+    clarification: Option<Clarified>,
+    disagreeing: Vec<&'c TermClaim>,
+}
+
+fn decide<'c>(ctx: &Ctx, entry: &'c LicenseEntry, via: ClaimSubject) -> Option<Decision<'c>> {
+    let mut claims: Vec<&TermClaim> = entry.claims.iter().filter(|c| c.subject == via).collect();
+    if claims.is_empty() {
+        // Terms about outputs bind derivatives of the weights at least as much.
+        claims = entry.claims.iter().filter(|c| c.subject == ClaimSubject::Outputs).collect();
+    }
+    let most_restrictive = |cs: &[&'c TermClaim]| cs.iter().copied().max_by_key(|c| (c.class.restrictiveness(), std::cmp::Reverse(c.id.clone())));
+    if let Some(c) = ctx.policy.clarification(&entry.id, via).or_else(|| ctx.policy.clarification(&entry.id, ClaimSubject::Outputs)) {
+        let disagreeing = claims.iter().copied().filter(|x| x.class != c.class).collect();
+        return Some(Decision {
+            class: c.class,
+            claim: claims.iter().copied().find(|x| x.class == c.class).or_else(|| most_restrictive(&claims)),
+            clarification: Some(Clarified {
+                class: c.class,
+                reason: c.reason.clone(),
+                approved_by: c.approved_by.clone(),
+            }),
+            disagreeing,
+        });
+    }
+    let primary: Vec<&TermClaim> = claims.iter().copied().filter(|c| c.confidence == crate::records::Confidence::Primary).collect();
+    let deciding = match ctx.policy.sources.trust {
+        Trust::PrimaryFirst if !primary.is_empty() => most_restrictive(&primary),
+        _ => most_restrictive(&claims),
+    }?;
+    let disagreeing = claims.iter().copied().filter(|c| c.class != deciding.class).collect();
+    Some(Decision {
+        class: deciding.class,
+        claim: Some(deciding),
+        clarification: None,
+        disagreeing,
+    })
+}
+
+fn is_distributed(ctx: &Ctx, target: Option<&Artifact>) -> (bool, Option<Distribution>) {
+    let Some(t) = target else { return (false, None) };
+    if ctx.opts.assume_released.iter().any(|a| a == &t.id) {
+        return (true, Some(Distribution::ExternalWeights));
+    }
+    let d = t.distribution_at(ctx.at);
+    let distributed = match d {
+        Distribution::Internal => false,
+        Distribution::ExternalWeights => true,
+        Distribution::ApiServed => ctx.policy.organisation.api_served_is_distribution,
+    };
+    (distributed, Some(d))
+}
+
+fn evaluate(ctx: &Ctx, run: &Run, run_node: NodeIndex, target: Option<&Artifact>, e: &Exposure, out: &mut Vec<Finding>) {
+    let Node::Artifact(model_id) = &ctx.graph.graph[e.model] else { return };
+    let Some(model) = ctx.view.artifacts.get(model_id) else { return };
+    let (distributed, distribution) = is_distributed(ctx, target);
+    let path: Vec<PathStep> = e.path.iter().map(|(n, role)| step(ctx, *n, *role)).collect();
+    debug_assert_eq!(e.path.last().map(|p| p.0), Some(run_node));
+    let verb = match e.via {
+        ClaimSubject::Outputs => "outputs",
+        ClaimSubject::Weights => "weights",
+    };
+    let target_text = target.map(|t| format!("{} ({})", t.label(), short_id(&t.id))).unwrap_or_else(|| "its output".into());
+    let base = |code: &'static str, message: String| {
+        let mut f = plain(ctx.policy, code, message);
+        f.run = Some(run.id.clone());
+        f.target = target.map(|t| t.id.clone());
+        f.target_label = target.map(|t| t.label());
+        f.target_distribution = distribution;
+        f.model = Some(model.id.clone());
+        f.model_label = Some(model.label());
+        f.channel = model.channel;
+        f.via = Some(e.via);
+        f.generated_at = if e.via == ClaimSubject::Outputs { e.at } else { None };
+        f.path = path.clone();
+        f
+    };
+
+    let (licenses, unknown) = licenses_of(ctx, model, e.at);
+    for id in &unknown {
+        out.push(base(
+            codes::UNKNOWN_LICENSE,
+            format!("{verb} of {} reached run {} under license '{id}', which the catalog does not know", model.label(), run.label()),
+        ));
+    }
+    if licenses.is_empty() && unknown.is_empty() {
+        out.push(base(
+            codes::UNKNOWN_LICENSE,
+            format!("{verb} of {} reached run {}, but no license is recorded or assigned for it", model.label(), run.label()),
+        ));
+    }
+
+    for (entry, basis) in licenses {
+        let Some(decision) = decide(ctx, entry, e.via) else { continue };
+        let with_license = |mut f: Finding| {
+            f.license = Some(LicenseRef {
+                id: entry.id.clone(),
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                basis: basis.clone(),
+            });
+            f.claim = decision.claim.map(ClaimRef::of);
+            f.clarification = decision.clarification.clone();
+            f.disagreeing_claims = decision.disagreeing.iter().map(|c| ClaimRef::of(c)).collect();
+            f
+        };
+        if !decision.disagreeing.is_empty() {
+            let classes: Vec<String> = decision
+                .disagreeing
+                .iter()
+                .map(|c| format!("{} ({}: {})", c.class.as_str(), c.confidence, c.source))
+                .collect();
+            let decided_by = match (&decision.clarification, decision.claim) {
+                (Some(c), _) => format!("policy clarification: {}", c.reason),
+                (None, Some(c)) => format!("{} claim from {}", c.confidence, c.source),
+                (None, None) => "no claim".into(),
+            };
+            out.push(with_license(base(
+                codes::SOURCES_DISAGREE,
+                format!(
+                    "sources disagree about {}: {} decided ({decided_by}); also claimed: {}",
+                    entry.name,
+                    decision.class.as_str(),
+                    classes.join("; ")
+                ),
+            )));
+        }
+        let subject = format!("{verb} of {} ({})", model.label(), entry.name);
+        match decision.class {
+            TermClass::Allowed => {}
+            TermClass::Conditional => {
+                let claim_conditions: Vec<&Condition> = decision.claim.map(|c| c.conditions.iter().collect()).unwrap_or_default();
+                if distributed {
+                    let names: Vec<&String> = target.map(|t| t.names.iter().collect()).unwrap_or_default();
+                    for cond in &claim_conditions {
+                        if let Condition::NamePrefix { prefix } = cond {
+                            let ok = names.iter().any(|n| n.to_lowercase().starts_with(&prefix.to_lowercase()));
+                            if !ok {
+                                let mut f = with_license(base(
+                                    codes::CONDITION_UNMET,
+                                    format!(
+                                        "{subject} trained {target_text}, which is distributed but not named \"{prefix}...\" as the terms require"
+                                    ),
+                                ));
+                                f.conditions = vec![cond.describe()];
+                                out.push(f);
+                            }
+                        }
+                    }
+                    let duties: Vec<String> = claim_conditions
+                        .iter()
+                        .filter(|c| !matches!(c, Condition::NamePrefix { .. }))
+                        .map(|c| c.describe())
+                        .collect();
+                    if !duties.is_empty() {
+                        let mut f = with_license(base(
+                            codes::DUTIES,
+                            format!("{target_text} is distributed and carries duties from {subject}"),
+                        ));
+                        f.conditions = duties;
+                        out.push(f);
+                    }
+                }
+            }
+            TermClass::InternalOnly => {
+                if distributed {
+                    out.push(with_license(base(
+                        codes::INTERNAL_ONLY_DISTRIBUTED,
+                        format!("{subject} may train only models used inside the organisation, but {target_text} is distributed"),
+                    )));
+                }
+            }
+            TermClass::ForbiddenCompeting => {
+                let vendor = model.vendor.clone().unwrap_or_default();
+                if ctx.policy.competes_with(&vendor) {
+                    let excepted = decision.claim.is_some_and(|c| c.internal_exception.is_some())
+                        && target.is_some_and(|t| matches!(t.purpose, Some(Purpose::Classifier | Purpose::Embedding)))
+                        && !distributed;
+                    if !excepted {
+                        let mut f = with_license(base(
+                            codes::FORBIDDEN_COMPETING,
+                            format!("{subject} may not train models that compete with {vendor}, and policy says {target_text} competes"),
+                        ));
+                        if let Some(ex) = decision.claim.and_then(|c| c.internal_exception.as_ref()) {
+                            f.notes.push(format!("permitted exception not met: {ex}"));
+                        }
+                        out.push(f);
+                    }
+                }
+            }
+            TermClass::ForbiddenOtherLlm => {
+                let exempt_family = decision
+                    .claim
+                    .and_then(|c| c.exempt_family.clone())
+                    .map(|f| f.to_ascii_lowercase());
+                let families = families_of(ctx, run);
+                let exempt = exempt_family.as_ref().is_some_and(|f| families.contains(f));
+                if !exempt {
+                    let mut f = with_license(base(
+                        codes::FORBIDDEN_OTHER_LLM,
+                        format!(
+                            "{subject} may not improve any other LLM{}, but trained {target_text}{}",
+                            exempt_family.as_ref().map(|f| format!(" (except {f} derivatives)")).unwrap_or_default(),
+                            if families.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", a derivative of {}", families.iter().cloned().collect::<Vec<_>>().join(", "))
+                            }
+                        ),
+                    ));
+                    if !distributed {
+                        f.notes.push("the target is not distributed, but the terms forbid the use itself".into());
+                    }
+                    out.push(f);
+                }
+            }
+            TermClass::NonCommercial => {
+                if ctx.policy.organisation.commercial {
+                    out.push(with_license(base(
+                        codes::NON_COMMERCIAL,
+                        format!("{subject} is for non-commercial use only, and policy says the organisation's use is commercial"),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>) {
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut expired_notes = Vec::new();
+    for f in findings.iter_mut() {
+        for w in ctx.view.waivers.values() {
+            let matches = w.code == f.code
+                && w.model.as_ref().is_none_or(|m| f.model.as_ref() == Some(m))
+                && w.license.as_ref().is_none_or(|l| f.license.as_ref().is_some_and(|fl| fl.id.eq_ignore_ascii_case(l)))
+                && w.target.as_ref().is_none_or(|t| f.target.as_ref() == Some(t));
+            if !matches {
+                continue;
+            }
+            if w.revoked || w.expires_at <= ctx.at {
+                let why = if w.revoked { "was revoked" } else { "expired" };
+                f.notes.push(format!("waiver {} {why} ({}); the finding stands", w.waiver_id, w.expires_at.format("%Y-%m-%d")));
+                let mut note = plain(
+                    ctx.policy,
+                    codes::WAIVER_EXPIRED,
+                    format!("waiver {} for {} {why}: {}", w.waiver_id, w.code, w.reason),
+                );
+                note.waiver = Some(w.waiver_id.clone());
+                note.run = f.run.clone();
+                note.target = f.target.clone();
+                note.model = f.model.clone();
+                if !expired_notes.iter().any(|n: &Finding| n.waiver == note.waiver && n.run == note.run && n.target == note.target) {
+                    expired_notes.push(note);
+                }
+                continue;
+            }
+            f.status = Status::Waived;
+            f.waiver = Some(w.waiver_id.clone());
+            f.notes.push(format!("waived by {} (approved by {}, until {}): {}", w.waiver_id, w.approved_by, w.expires_at.format("%Y-%m-%d"), w.reason));
+            used.insert(w.waiver_id.clone());
+            break;
+        }
+    }
+    findings.extend(expired_notes);
+    for w in ctx.view.waivers.values() {
+        if w.revoked || w.expires_at <= ctx.at || used.contains(&w.waiver_id) {
+            continue;
+        }
+        let mut f = plain(ctx.policy, codes::WAIVER_UNUSED, format!("waiver {} for {} matched no finding: {}", w.waiver_id, w.code, w.reason));
+        f.waiver = Some(w.waiver_id.clone());
+        f.model = w.model.clone();
+        f.target = w.target.clone();
+        findings.push(f);
+    }
+}

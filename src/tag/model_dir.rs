@@ -1,0 +1,151 @@
+//! What a downloaded model folder says about itself: the license in a LICENSE file (recognised
+//! by its normalised text, the file's digest kept as evidence) and in the model card's front
+//! matter, and the lineage the card declares (`base_model`, `base_model_relation`,
+//! `datasets`), turned into records.
+
+use std::path::Path;
+
+use crate::catalog::model_card::{parse_model_card, BaseModelRelation};
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::records::{
+    self, id, ArtifactKind, ArtifactRecord, Batch, Channel, ClaimSource, Confidence, LicenseClaimRecord, Role,
+    RunInput, RunKind, RunRecord, RunStatus,
+};
+
+/// File names a license text ships under, in the order they are tried.
+const LICENSE_FILES: &[&str] = &["LICENSE", "LICENSE.txt", "LICENSE.md", "LICENSE-MODEL", "LICENCE", "license.txt"];
+
+fn claim(artifact_id: &str, license_id: &str, version: Option<String>, source: ClaimSource, confidence: Confidence, evidence: &Path, bytes: &[u8], note: Option<String>) -> Result<LicenseClaimRecord> {
+    Ok(LicenseClaimRecord {
+        record_id: String::new(),
+        artifact_id: artifact_id.to_string(),
+        license_id: license_id.to_string(),
+        license_version: version,
+        source,
+        confidence,
+        evidence_digest: Some(blake3::hash(bytes).to_hex().to_string()),
+        evidence_path: Some(super::location_of(evidence)?),
+        note,
+        recorded_at: records::now(),
+        recorded_by: records::current_actor(),
+    })
+}
+
+/// Whether a folder has anything this module reads (so plain data folders skip the catalog).
+pub fn has_metadata(dir: &Path) -> bool {
+    dir.join("README.md").is_file() || LICENSE_FILES.iter().any(|f| dir.join(f).is_file())
+}
+
+/// Records describing what `dir` (identified as `artifact_id`) declares about itself.
+pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
+    let mut batch = Batch::default();
+    for name in LICENSE_FILES {
+        let path = dir.join(name);
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, "reading", e))?;
+        let text = String::from_utf8_lossy(&bytes);
+        match catalog.recognise(&text) {
+            Some(entry) => batch.license_claims.push(claim(
+                artifact_id,
+                &entry.id,
+                entry.version.clone(),
+                ClaimSource::LicenseFile,
+                Confidence::Primary,
+                &path,
+                &bytes,
+                Some(format!("text matches the catalog's copy of {}", entry.name)),
+            )?),
+            None => batch.license_claims.push(claim(
+                artifact_id,
+                "unrecognised",
+                None,
+                ClaimSource::LicenseFile,
+                Confidence::Unverified,
+                &path,
+                &bytes,
+                Some("a LICENSE file whose text matches no catalog entry; review it and record the license with --license".into()),
+            )?),
+        }
+        break;
+    }
+
+    let readme = dir.join("README.md");
+    if !readme.is_file() {
+        return Ok(batch);
+    }
+    let bytes = std::fs::read(&readme).map_err(|e| Error::io(&readme, "reading", e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let card = parse_model_card(&text, &readme.display().to_string())?;
+    if let Some(license) = &card.license {
+        let (license_id, note) = match catalog.resolve_hf(license, card.license_name.as_deref()) {
+            Some(entry) => (entry.id.clone(), None),
+            None => (
+                card.license_name.clone().unwrap_or_else(|| license.clone()),
+                Some(format!("model card says license: {license}; not in the catalog")),
+            ),
+        };
+        if !batch.license_claims.iter().any(|c| c.license_id == license_id) {
+            batch
+                .license_claims
+                .push(claim(artifact_id, &license_id, None, ClaimSource::ModelCard, Confidence::Secondary, &readme, &bytes, note)?);
+        }
+    }
+    if card.base_models.is_empty() && card.datasets.is_empty() {
+        return Ok(batch);
+    }
+    let kind = match card.base_model_relation {
+        Some(BaseModelRelation::Merge) => RunKind::Merge,
+        Some(BaseModelRelation::Quantized) => RunKind::Quantize,
+        Some(BaseModelRelation::Adapter | BaseModelRelation::Finetune) | None => RunKind::FineTune,
+    };
+    let mut inputs = Vec::new();
+    for base in &card.base_models {
+        let ext = super::ExternalModel::parse(base, Channel::Weights)
+            .map_err(|_| Error::bad_record(readme.display().to_string(), "base_model", format!("'{base}' is not an org/model id")))?;
+        let rec = super::describe_model(&ext, Some(base.clone()));
+        inputs.push(RunInput { artifact_id: rec.artifact_id.clone(), role: Role::BaseWeights });
+        batch.artifacts.push(rec);
+    }
+    for dataset in &card.datasets {
+        let dataset_id = id::named_dataset(dataset, None);
+        if !id::is_valid(&dataset_id) {
+            return Err(Error::bad_record(readme.display().to_string(), "datasets", format!("'{dataset}' is not a dataset id")));
+        }
+        batch.artifacts.push(ArtifactRecord {
+            record_id: String::new(),
+            artifact_id: dataset_id.clone(),
+            kind: ArtifactKind::Dataset,
+            size_bytes: None,
+            file_count: None,
+            name: Some(dataset.clone()),
+            location: None,
+            vendor: None,
+            model: None,
+            revision: None,
+            channel: None,
+            purpose: None,
+            recorded_at: records::now(),
+            recorded_by: records::current_actor(),
+        });
+        inputs.push(RunInput { artifact_id: dataset_id, role: Role::TrainingData });
+    }
+    // The same card read twice describes the same run: derive its id from what it says.
+    let seed = format!("model-card\0{artifact_id}\0{kind}\0{:?}", inputs);
+    batch.runs.push(RunRecord {
+        record_id: String::new(),
+        run_id: id::derived_run(seed.as_bytes()),
+        kind,
+        name: Some(format!("declared by model card of {}", dir.file_name().and_then(|n| n.to_str()).unwrap_or("model"))),
+        status: RunStatus::Succeeded,
+        started_at: None,
+        ended_at: None,
+        inputs,
+        outputs: vec![artifact_id.to_string()],
+        recorded_at: records::now(),
+        recorded_by: records::current_actor(),
+    });
+    Ok(batch)
+}
