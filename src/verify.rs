@@ -184,3 +184,15 @@ pub fn verify(store: &Store, opts: VerifyOptions) -> Result<VerifyReport> {
     report.problems.sort_by(|a, b| (a.code, &a.subject).cmp(&(b.code, &b.subject)));
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_reference_documents_every_verify_code() {
+        let doc = include_str!("../docs/cli.md");
+        for (code, summary) in super::CODES {
+            let row = format!("| {code} | {summary} |");
+            assert!(doc.contains(&row), "docs/cli.md lacks the row:\n{row}");
+        }
+    }
+}

@@ -113,3 +113,25 @@ pub fn default_severity(code: &str) -> Severity {
 pub fn name(code: &str) -> &'static str {
     find(code).map(|c| c.name).unwrap_or("unknown")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_list_every_code_with_its_name_severity_and_summary() {
+        let doc = include_str!("../../docs/findings.md");
+        for c in CODES {
+            let row = format!("| {} | {} | {} | {} |", c.code, c.name, c.default_severity.as_str(), c.summary);
+            assert!(doc.contains(&row), "docs/findings.md lacks the row:\n{row}");
+        }
+        let rows = doc.lines().filter(|l| l.starts_with("| ") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
+        assert_eq!(rows, CODES.len(), "docs/findings.md lists codes the code does not have");
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(CODES.iter().all(|c| seen.insert(c.code)));
+    }
+}
