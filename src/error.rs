@@ -84,7 +84,11 @@ impl Error {
         Error::Usage(msg.into())
     }
 
-    pub fn bad_record(file: impl Into<String>, record: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn bad_record(
+        file: impl Into<String>,
+        record: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::BadRecord {
             file: file.into(),
             record: record.into(),

@@ -29,13 +29,18 @@ fn check(record: &Record) -> std::result::Result<(), String> {
             if w.model.is_none() && w.license.is_none() {
                 return Err("a waiver names the restricted model, its license, or both".into());
             }
-            w.model.iter().chain(w.target.iter()).try_for_each(|a| check_id(a, "model/target"))
+            w.model
+                .iter()
+                .chain(w.target.iter())
+                .try_for_each(|a| check_id(a, "model/target"))
         }
         Record::Run(r) => {
             if !(r.run_id.starts_with(id::RUN) && id::is_valid(&r.run_id)) {
                 return Err(format!("run_id '{}' is not run:<uuid>", r.run_id));
             }
-            r.inputs.iter().try_for_each(|i| check_id(&i.artifact_id, "inputs[].artifact_id"))?;
+            r.inputs
+                .iter()
+                .try_for_each(|i| check_id(&i.artifact_id, "inputs[].artifact_id"))?;
             r.outputs.iter().try_for_each(|o| check_id(o, "outputs[]"))
         }
     }
@@ -59,12 +64,15 @@ pub fn read_records(path: &Path) -> Result<Batch> {
     let name = path.display().to_string();
     let mut batch = Batch::default();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::bad_record(&name, format!("line {}", n + 1), format!("unreadable: {e}")))?;
+        let line = line.map_err(|e| {
+            Error::bad_record(&name, format!("line {}", n + 1), format!("unreadable: {e}"))
+        })?;
         if line.trim().is_empty() {
             continue;
         }
         let at = || format!("line {}", n + 1);
-        let mut record: Record = serde_json::from_str(&line).map_err(|e| Error::bad_record(&name, at(), e.to_string()))?;
+        let mut record: Record = serde_json::from_str(&line)
+            .map_err(|e| Error::bad_record(&name, at(), e.to_string()))?;
         check(&record).map_err(|e| Error::bad_record(&name, at(), e))?;
         let sealed = match &mut record {
             Record::Artifact(r) => seal_checked(r),
@@ -97,7 +105,11 @@ mod tests {
             "a".repeat(64)
         );
         let file = dir.path().join("in.jsonl");
-        std::fs::write(&file, format!("{good}\n{{\"type\":\"artifact\",\"kind\":\"dataset\"}}\n")).unwrap();
+        std::fs::write(
+            &file,
+            format!("{good}\n{{\"type\":\"artifact\",\"kind\":\"dataset\"}}\n"),
+        )
+        .unwrap();
         let err = import(&store, &file).unwrap_err().to_string();
         assert!(err.contains("in.jsonl") && err.contains("line 2"), "{err}");
         assert_eq!(store.load().unwrap().record_count(), 0);
@@ -107,6 +119,9 @@ mod tests {
 
         let bad_id = good.replace("blake3:", "sha256:");
         std::fs::write(&file, bad_id).unwrap();
-        assert!(import(&store, &file).unwrap_err().to_string().contains("not an artifact id"));
+        assert!(import(&store, &file)
+            .unwrap_err()
+            .to_string()
+            .contains("not an artifact id"));
     }
 }

@@ -6,8 +6,8 @@
 //! The CLI in `main.rs` and the Python binding call this library; neither holds logic of
 //! its own.
 
-pub mod catalog;
 pub mod audit;
+pub mod catalog;
 pub mod cli;
 pub mod content;
 pub mod demo;
@@ -18,9 +18,9 @@ pub mod policy;
 pub mod progress;
 pub mod records;
 pub mod reference;
-pub mod store;
 pub mod release;
 pub mod run;
+pub mod store;
 pub mod tag;
 pub mod verify;
 pub mod view;

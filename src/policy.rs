@@ -115,8 +115,12 @@ pub struct Policy {
 impl Policy {
     pub fn from_toml(text: &str, origin: &str) -> Result<Policy> {
         let policy: Policy = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-            let at = line.map(|l| format!("line {l}")).unwrap_or_else(|| "policy".into());
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let at = line
+                .map(|l| format!("line {l}"))
+                .unwrap_or_else(|| "policy".into());
             Error::bad_record(origin, at, e.message().to_string())
         })?;
         for code in policy.severity.keys() {
@@ -132,7 +136,8 @@ impl Policy {
     }
 
     pub fn load(path: &Path) -> Result<Policy> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "reading policy", e))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io(path, "reading policy", e))?;
         let mut policy = Self::from_toml(&text, &path.display().to_string())?;
         policy.origin = Some(path.to_path_buf());
         if let Some(catalog) = &policy.catalog {
@@ -201,16 +206,30 @@ mod tests {
         let p = Policy::from_toml(text, "mlprov.toml").unwrap();
         assert!(p.competes_with("openai") && !p.competes_with("anthropic"));
         assert_eq!(p.severity("L105"), Severity::Error);
-        assert_eq!(p.clarification("DeepSeek-1.0", ClaimSubject::Outputs).unwrap().class, TermClass::InternalOnly);
+        assert_eq!(
+            p.clarification("DeepSeek-1.0", ClaimSubject::Outputs)
+                .unwrap()
+                .class,
+            TermClass::InternalOnly
+        );
     }
 
     #[test]
     fn errors_name_the_file_and_place() {
-        let err = Policy::from_toml("[organisation]\ncommercial = \"yes\"\n", "mlprov.toml").unwrap_err().to_string();
-        assert!(err.contains("mlprov.toml") && err.contains("line 2"), "{err}");
-        let err = Policy::from_toml("[severity]\nX999 = \"error\"\n", "p.toml").unwrap_err().to_string();
+        let err = Policy::from_toml("[organisation]\ncommercial = \"yes\"\n", "mlprov.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mlprov.toml") && err.contains("line 2"),
+            "{err}"
+        );
+        let err = Policy::from_toml("[severity]\nX999 = \"error\"\n", "p.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("X999"), "{err}");
-        let err = Policy::from_toml("[organisation]\ncompetes = []\n", "p.toml").unwrap_err().to_string();
+        let err = Policy::from_toml("[organisation]\ncompetes = []\n", "p.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field"), "{err}");
     }
 }

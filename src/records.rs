@@ -152,9 +152,11 @@ impl Role {
     /// The artifact kind to assume when a run names an untagged path in this role.
     pub fn implied_kind(self) -> ArtifactKind {
         match self {
-            Role::BaseWeights | Role::Teacher | Role::Generator | Role::Judge | Role::RewardModel => {
-                ArtifactKind::Checkpoint
-            }
+            Role::BaseWeights
+            | Role::Teacher
+            | Role::Generator
+            | Role::Judge
+            | Role::RewardModel => ArtifactKind::Checkpoint,
             Role::TrainingData | Role::EvalData | Role::Source => ArtifactKind::Dataset,
         }
     }
@@ -318,7 +320,11 @@ impl Batch {
     }
 
     pub fn len(&self) -> usize {
-        self.artifacts.len() + self.license_claims.len() + self.runs.len() + self.releases.len() + self.waivers.len()
+        self.artifacts.len()
+            + self.license_claims.len()
+            + self.runs.len()
+            + self.releases.len()
+            + self.waivers.len()
     }
 
     pub fn push(&mut self, record: Record) {
@@ -479,7 +485,12 @@ pub mod id {
     }
 
     /// Identity of a model known only by name: `model:vendor/name@revision#channel`.
-    pub fn external_model(vendor: &str, model: &str, revision: Option<&str>, channel: super::Channel) -> String {
+    pub fn external_model(
+        vendor: &str,
+        model: &str,
+        revision: Option<&str>,
+        channel: super::Channel,
+    ) -> String {
         let rev = revision.unwrap_or("unversioned");
         format!("{MODEL}{vendor}/{model}@{rev}#{channel}")
     }
@@ -515,18 +526,25 @@ pub mod id {
     /// Whether a string is a syntactically valid artifact or run id.
     pub fn is_valid(id: &str) -> bool {
         if let Some(hex) = digest_hex(id) {
-            return hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+            return hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         }
         if let Some(rest) = id.strip_prefix(RUN).or_else(|| id.strip_prefix(WAIVER)) {
             // Only the canonical lowercase hyphenated form, so one run has one spelling.
             return uuid::Uuid::parse_str(rest).is_ok_and(|u| u.hyphenated().to_string() == rest);
         }
         if let Some(rest) = id.strip_prefix(DATASET) {
-            return rest.split_once('@').is_some_and(|(n, r)| !n.is_empty() && !r.is_empty() && !r.contains('@'))
+            return rest
+                .split_once('@')
+                .is_some_and(|(n, r)| !n.is_empty() && !r.is_empty() && !r.contains('@'))
                 && !rest.chars().any(|c| c.is_whitespace() || c == '#');
         }
         if let Some(rest) = id.strip_prefix(MODEL) {
-            let Some((name, channel)) = rest.rsplit_once('#') else { return false };
+            let Some((name, channel)) = rest.rsplit_once('#') else {
+                return false;
+            };
             return name.contains('/')
                 && name.contains('@')
                 && !name.contains('#')
@@ -613,11 +631,22 @@ mod tests {
         assert!(id::is_valid(&id::new_run()));
         assert!(id::is_valid(&id::file(&"0".repeat(64))));
         assert!(!id::is_valid(&id::file("abc")));
-        assert!(id::is_valid(&id::external_model("openai", "gpt-4o", Some("2024-08-06"), Channel::Api)));
+        assert!(id::is_valid(&id::external_model(
+            "openai",
+            "gpt-4o",
+            Some("2024-08-06"),
+            Channel::Api
+        )));
         assert!(!id::is_valid("blake3:XYZ"));
-        assert!(!id::is_valid("run:550E8400-E29B-41D4-A716-446655440000"), "uppercase run ids are not canonical");
+        assert!(
+            !id::is_valid("run:550E8400-E29B-41D4-A716-446655440000"),
+            "uppercase run ids are not canonical"
+        );
         assert!(!id::is_valid("model:a/b@c#web"));
-        assert!(id::is_valid(&id::named_dataset("HuggingFaceH4/ultrachat_200k", None)));
+        assert!(id::is_valid(&id::named_dataset(
+            "HuggingFaceH4/ultrachat_200k",
+            None
+        )));
         assert!(!id::is_valid("dataset:@x"));
         let a = id::derived_run(b"x");
         assert!(id::is_valid(&a) && a == id::derived_run(b"x") && a != id::derived_run(b"y"));

@@ -53,7 +53,8 @@ pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
         Some((p, rest)) if matches!(p, "blake3" | "blake3tree" | "run") => (Some(p), rest),
         _ => (None, r),
     };
-    let looks_like_prefix = needle.len() >= MIN_PREFIX_HEX && needle.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    let looks_like_prefix =
+        needle.len() >= MIN_PREFIX_HEX && needle.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     if looks_like_prefix {
         let needle = needle.to_ascii_lowercase();
         let mut hits: Vec<Target> = Vec::new();
@@ -70,13 +71,21 @@ pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
             hits.extend(
                 view.runs
                     .keys()
-                    .filter(|k| k.strip_prefix(id::RUN).is_some_and(|u| u.starts_with(&needle)))
+                    .filter(|k| {
+                        k.strip_prefix(id::RUN)
+                            .is_some_and(|u| u.starts_with(&needle))
+                    })
                     .map(|k| Target::Run(k.clone())),
             );
         }
         match hits.len() {
             1 => return Ok(hits.remove(0)),
-            n if n > 1 => return Err(ambiguous(r, hits.iter().map(|t| t.id().to_string()).collect())),
+            n if n > 1 => {
+                return Err(ambiguous(
+                    r,
+                    hits.iter().map(|t| t.id().to_string()).collect(),
+                ))
+            }
             _ => {}
         }
     }
@@ -85,7 +94,10 @@ pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
     let model_matches = |a: &crate::view::Artifact| match (&a.vendor, &a.model) {
         (Some(v), Some(m)) => {
             let name = format!("{v}/{m}");
-            r == name || a.revision.as_ref().is_some_and(|rev| r == format!("{name}@{rev}"))
+            r == name
+                || a.revision
+                    .as_ref()
+                    .is_some_and(|rev| r == format!("{name}@{rev}"))
         }
         _ => false,
     };
@@ -95,10 +107,20 @@ pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
         .filter(|a| a.names.contains(r) || model_matches(a))
         .map(|a| Target::Artifact(a.id.clone()))
         .collect();
-    named.extend(view.runs.values().filter(|run| run.name.as_deref() == Some(r)).map(|run| Target::Run(run.id.clone())));
+    named.extend(
+        view.runs
+            .values()
+            .filter(|run| run.name.as_deref() == Some(r))
+            .map(|run| Target::Run(run.id.clone())),
+    );
     match named.len() {
         1 => return Ok(named.remove(0)),
-        n if n > 1 => return Err(ambiguous(r, named.iter().map(|t| t.id().to_string()).collect())),
+        n if n > 1 => {
+            return Err(ambiguous(
+                r,
+                named.iter().map(|t| t.id().to_string()).collect(),
+            ))
+        }
         _ => {}
     }
 
@@ -119,13 +141,17 @@ pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
             reference: format!("{r} (content {} is not tagged)", found.artifact_id),
         });
     }
-    Err(Error::UnknownReference { reference: r.into() })
+    Err(Error::UnknownReference {
+        reference: r.into(),
+    })
 }
 
 /// Resolve and insist on an artifact.
 pub fn resolve_artifact(store: &Store, view: &View, reference: &str) -> Result<String> {
     match resolve(store, view, reference)? {
         Target::Artifact(id) => Ok(id),
-        Target::Run(id) => Err(Error::usage(format!("'{reference}' names run {id}; an artifact is needed here"))),
+        Target::Run(id) => Err(Error::usage(format!(
+            "'{reference}' names run {id}; an artifact is needed here"
+        ))),
     }
 }

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::records::{self, id, ArtifactKind, Batch, RunInput, RunKind, RunRecord, RunStatus, StoredRecord};
+use crate::records::{
+    self, id, ArtifactKind, Batch, RunInput, RunKind, RunRecord, RunStatus, StoredRecord,
+};
 use crate::store::Store;
 use crate::view::View;
 
@@ -61,7 +63,9 @@ impl RunSpec {
         };
         if let (Some(s), Some(e)) = (self.started_at, self.ended_at) {
             if e < s {
-                return Err(Error::usage(format!("run ends ({e}) before it starts ({s})")));
+                return Err(Error::usage(format!(
+                    "run ends ({e}) before it starts ({s})"
+                )));
             }
         }
         Ok(RunRecord {
@@ -108,9 +112,12 @@ pub fn finish(
     ended_at: Option<DateTime<Utc>>,
     pending: Batch,
 ) -> Result<RunRecord> {
-    let run = view.runs.get(run_id).ok_or_else(|| Error::UnknownReference {
-        reference: run_id.to_string(),
-    })?;
+    let run = view
+        .runs
+        .get(run_id)
+        .ok_or_else(|| Error::UnknownReference {
+            reference: run_id.to_string(),
+        })?;
     if status == RunStatus::Running {
         return Err(Error::usage("a finished run is 'succeeded' or 'failed'"));
     }

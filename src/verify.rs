@@ -34,13 +34,28 @@ pub const KIND_CONFLICT: &str = "V007";
 
 /// One-line descriptions, for docs and `--help`.
 pub const CODES: &[(&str, &str)] = &[
-    (CORRUPT_SEGMENT, "a segment file cannot be read as a segment of its table"),
-    (RECORD_ID_MISMATCH, "a record's id is not the hash of its content (edited or damaged)"),
-    (DANGLING_REFERENCE, "a run, release or license claim names an artifact with no artifact record"),
+    (
+        CORRUPT_SEGMENT,
+        "a segment file cannot be read as a segment of its table",
+    ),
+    (
+        RECORD_ID_MISMATCH,
+        "a record's id is not the hash of its content (edited or damaged)",
+    ),
+    (
+        DANGLING_REFERENCE,
+        "a run, release or license claim names an artifact with no artifact record",
+    ),
     (CYCLE, "recorded lineage contains a cycle"),
-    (CONTENT_CHANGED, "a recorded location now holds different content"),
+    (
+        CONTENT_CHANGED,
+        "a recorded location now holds different content",
+    ),
     (CONTENT_MISSING, "a recorded location no longer exists"),
-    (KIND_CONFLICT, "the same content was tagged as different kinds"),
+    (
+        KIND_CONFLICT,
+        "the same content was tagged as different kinds",
+    ),
 ];
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -122,7 +137,10 @@ pub fn verify(store: &Store, opts: VerifyOptions) -> Result<VerifyReport> {
         report.problems.push(Problem {
             code: DANGLING_REFERENCE,
             subject: d.from.clone(),
-            detail: format!("{} names {}, which has no artifact record", d.field, d.missing),
+            detail: format!(
+                "{} names {}, which has no artifact record",
+                d.field, d.missing
+            ),
         });
     }
     for cycle in LineageGraph::build(&view).cycles() {
@@ -181,7 +199,9 @@ pub fn verify(store: &Store, opts: VerifyOptions) -> Result<VerifyReport> {
             .collect();
         report.problems.extend(found.into_iter().flatten());
     }
-    report.problems.sort_by(|a, b| (a.code, &a.subject).cmp(&(b.code, &b.subject)));
+    report
+        .problems
+        .sort_by(|a, b| (a.code, &a.subject).cmp(&(b.code, &b.subject)));
     Ok(report)
 }
 

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::records::{
-    ArtifactKind, ArtifactRecord, Channel, Distribution, LicenseClaimRecord, Purpose, ReleaseRecord, RunInput, RunKind,
-    RunRecord, RunStatus, WaiverRecord,
+    ArtifactKind, ArtifactRecord, Channel, Distribution, LicenseClaimRecord, Purpose,
+    ReleaseRecord, RunInput, RunKind, RunRecord, RunStatus, WaiverRecord,
 };
 use crate::store::Snapshot;
 
@@ -130,26 +130,37 @@ impl View {
             ..Default::default()
         };
 
-        let mut observations: Vec<&ArtifactRecord> = snapshot.artifacts.iter().filter(|r| visible(r.recorded_at)).collect();
-        observations.sort_by(|a, b| a.recorded_at.cmp(&b.recorded_at).then_with(|| a.record_id.cmp(&b.record_id)));
+        let mut observations: Vec<&ArtifactRecord> = snapshot
+            .artifacts
+            .iter()
+            .filter(|r| visible(r.recorded_at))
+            .collect();
+        observations.sort_by(|a, b| {
+            a.recorded_at
+                .cmp(&b.recorded_at)
+                .then_with(|| a.record_id.cmp(&b.record_id))
+        });
         for r in observations {
-            let entry = view.artifacts.entry(r.artifact_id.clone()).or_insert_with(|| Artifact {
-                id: r.artifact_id.clone(),
-                kind: r.kind,
-                kinds_seen: BTreeSet::new(),
-                size_bytes: r.size_bytes,
-                file_count: r.file_count,
-                names: BTreeSet::new(),
-                locations: BTreeSet::new(),
-                vendor: None,
-                model: None,
-                revision: None,
-                channel: None,
-                purpose: None,
-                first_recorded_at: r.recorded_at,
-                license_claims: Vec::new(),
-                releases: Vec::new(),
-            });
+            let entry = view
+                .artifacts
+                .entry(r.artifact_id.clone())
+                .or_insert_with(|| Artifact {
+                    id: r.artifact_id.clone(),
+                    kind: r.kind,
+                    kinds_seen: BTreeSet::new(),
+                    size_bytes: r.size_bytes,
+                    file_count: r.file_count,
+                    names: BTreeSet::new(),
+                    locations: BTreeSet::new(),
+                    vendor: None,
+                    model: None,
+                    revision: None,
+                    channel: None,
+                    purpose: None,
+                    first_recorded_at: r.recorded_at,
+                    license_claims: Vec::new(),
+                    releases: Vec::new(),
+                });
             entry.kinds_seen.insert(r.kind);
             entry.names.extend(r.name.clone());
             entry.locations.extend(r.location.clone());
@@ -162,7 +173,11 @@ impl View {
             entry.purpose = entry.purpose.or(r.purpose);
         }
 
-        for c in snapshot.license_claims.iter().filter(|r| visible(r.recorded_at)) {
+        for c in snapshot
+            .license_claims
+            .iter()
+            .filter(|r| visible(r.recorded_at))
+        {
             match view.artifacts.get_mut(&c.artifact_id) {
                 Some(a) => a.license_claims.push(c.clone()),
                 None => view.dangling.push(DanglingReference {
@@ -187,18 +202,42 @@ impl View {
             }
         }
         for a in view.artifacts.values_mut() {
-            a.license_claims.sort_by(|x, y| x.recorded_at.cmp(&y.recorded_at).then_with(|| x.record_id.cmp(&y.record_id)));
-            a.releases.sort_by(|x, y| x.effective_at.cmp(&y.effective_at).then_with(|| x.recorded_at.cmp(&y.recorded_at)));
+            a.license_claims.sort_by(|x, y| {
+                x.recorded_at
+                    .cmp(&y.recorded_at)
+                    .then_with(|| x.record_id.cmp(&y.record_id))
+            });
+            a.releases.sort_by(|x, y| {
+                x.effective_at
+                    .cmp(&y.effective_at)
+                    .then_with(|| x.recorded_at.cmp(&y.recorded_at))
+            });
         }
 
-        let mut waiver_records: Vec<&WaiverRecord> = snapshot.waivers.iter().filter(|r| visible(r.recorded_at)).collect();
-        waiver_records.sort_by(|a, b| a.recorded_at.cmp(&b.recorded_at).then_with(|| a.record_id.cmp(&b.record_id)));
+        let mut waiver_records: Vec<&WaiverRecord> = snapshot
+            .waivers
+            .iter()
+            .filter(|r| visible(r.recorded_at))
+            .collect();
+        waiver_records.sort_by(|a, b| {
+            a.recorded_at
+                .cmp(&b.recorded_at)
+                .then_with(|| a.record_id.cmp(&b.record_id))
+        });
         for w in waiver_records {
             view.waivers.insert(w.waiver_id.clone(), w.clone());
         }
 
-        let mut run_records: Vec<&RunRecord> = snapshot.runs.iter().filter(|r| visible(r.recorded_at)).collect();
-        run_records.sort_by(|a, b| a.recorded_at.cmp(&b.recorded_at).then_with(|| a.record_id.cmp(&b.record_id)));
+        let mut run_records: Vec<&RunRecord> = snapshot
+            .runs
+            .iter()
+            .filter(|r| visible(r.recorded_at))
+            .collect();
+        run_records.sort_by(|a, b| {
+            a.recorded_at
+                .cmp(&b.recorded_at)
+                .then_with(|| a.record_id.cmp(&b.record_id))
+        });
         for r in run_records {
             let run = view.runs.entry(r.run_id.clone()).or_insert_with(|| Run {
                 id: r.run_id.clone(),
@@ -251,14 +290,22 @@ impl View {
 
     /// Runs that produced an artifact.
     pub fn producers<'a>(&'a self, artifact_id: &'a str) -> impl Iterator<Item = &'a Run> + 'a {
-        self.runs.values().filter(move |r| r.outputs.iter().any(|o| o == artifact_id))
+        self.runs
+            .values()
+            .filter(move |r| r.outputs.iter().any(|o| o == artifact_id))
     }
 
     /// Runs that used an artifact, with the role it played.
-    pub fn consumers<'a>(&'a self, artifact_id: &'a str) -> impl Iterator<Item = (&'a Run, &'a RunInput)> + 'a {
-        self.runs
-            .values()
-            .flat_map(move |r| r.inputs.iter().filter(move |i| i.artifact_id == artifact_id).map(move |i| (r, i)))
+    pub fn consumers<'a>(
+        &'a self,
+        artifact_id: &'a str,
+    ) -> impl Iterator<Item = (&'a Run, &'a RunInput)> + 'a {
+        self.runs.values().flat_map(move |r| {
+            r.inputs
+                .iter()
+                .filter(move |i| i.artifact_id == artifact_id)
+                .map(move |i| (r, i))
+        })
     }
 }
 
@@ -316,7 +363,10 @@ mod tests {
         };
         let snap = Snapshot {
             artifacts: vec![obs("first", 1), obs("second", 5)],
-            runs: vec![run(RunStatus::Running, 1, vec![]), run(RunStatus::Succeeded, 3, vec![aid.clone()])],
+            runs: vec![
+                run(RunStatus::Running, 1, vec![]),
+                run(RunStatus::Succeeded, 3, vec![aid.clone()]),
+            ],
             releases: vec![release(Distribution::ExternalWeights, 4)],
             ..Default::default()
         };

@@ -30,15 +30,29 @@ impl Demo {
     }
 
     /// Audit with the demo policy edited by `edit`; returns (exit code, report).
-    fn audit_with(&self, edit: impl Fn(String) -> String, extra: &[&str]) -> (i32, serde_json::Value) {
+    fn audit_with(
+        &self,
+        edit: impl Fn(String) -> String,
+        extra: &[&str],
+    ) -> (i32, serde_json::Value) {
         let policy = std::fs::read_to_string(self.project.join("mlprov.toml")).unwrap();
         let edited = edit(policy.clone());
         let file = self.project.join("policy-under-test.toml");
         std::fs::write(&file, edited).unwrap();
-        let mut args = vec!["--format", "json", "audit", "--policy", file.to_str().unwrap()];
+        let mut args = vec![
+            "--format",
+            "json",
+            "audit",
+            "--policy",
+            file.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let ran = self.run(&args);
-        assert!(ran.code == 0 || ran.code == 1, "audit failed: {}", ran.stderr);
+        assert!(
+            ran.code == 0 || ran.code == 1,
+            "audit failed: {}",
+            ran.stderr
+        );
         (ran.code, ran.json())
     }
 }
@@ -66,15 +80,30 @@ fn expected_default() -> BTreeSet<Key> {
         key("L106", "active", "acme-chat-7b", "DeepSeek-V3"),
         key("L108", "active", "acme-chat-7b", "DeepSeek-V3"),
         // Llama 3.1 outputs into a distributed model not named "Llama...".
-        key("L105", "active", "acme-support-8b", "Llama-3.1-70B-Instruct"),
-        key("L106", "active", "acme-support-8b", "Llama-3.1-70B-Instruct"),
+        key(
+            "L105",
+            "active",
+            "acme-support-8b",
+            "Llama-3.1-70B-Instruct",
+        ),
+        key(
+            "L106",
+            "active",
+            "acme-support-8b",
+            "Llama-3.1-70B-Instruct",
+        ),
         // Llama 2 outputs into a Mistral fine-tune; and three hops on into a Qwen fine-tune.
         key("L101", "active", "acme-mistral-chat", "Llama-2-70b-chat"),
         key("L101", "active", "acme-qwen-distill", "Llama-2-70b-chat"),
         // OpenAI outputs into an external chat model of an org that competes.
         key("L102", "active", "acme-chat-pro", "gpt-4o"),
         // Mistral Research License outputs in a commercial model: waived (licence bought).
-        key("L104", "waived", "acme-reasoner", "Mistral-Large-Instruct-2411"),
+        key(
+            "L104",
+            "waived",
+            "acme-reasoner",
+            "Mistral-Large-Instruct-2411",
+        ),
         // DeepSeek-R1: MIT (primary) vs a secondary site's ban: shown as a note.
         key("L108", "active", "acme-math-1b", "DeepSeek-R1"),
         // A teacher with no license.
@@ -112,7 +141,12 @@ fn demo_audit_finds_exactly_the_expected_findings() {
         .iter()
         .find(|f| f["code"] == "L101" && f["target_label"] == "acme-qwen-distill")
         .unwrap();
-    let path: Vec<&str> = l101["path"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    let path: Vec<&str> = l101["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
     assert_eq!(
         path,
         [
@@ -128,14 +162,26 @@ fn demo_audit_finds_exactly_the_expected_findings() {
         "three hops: Llama 2 outputs → a Llama 2 fine-tune (fine) → its outputs → a Qwen fine-tune"
     );
     assert_eq!(l101["license"]["id"], "llama2");
-    assert!(l101["claim"]["quote"].as_str().unwrap().contains("improve any other large language model"));
+    assert!(l101["claim"]["quote"]
+        .as_str()
+        .unwrap()
+        .contains("improve any other large language model"));
     assert_eq!(l101["claim"]["confidence"], "primary");
-    assert!(l101["claim"]["source"].as_str().unwrap().starts_with("https://"));
+    assert!(l101["claim"]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
 
     let l105 = findings.iter().find(|f| f["code"] == "L105").unwrap();
-    assert!(l105["conditions"][0].as_str().unwrap().contains("Llama"), "{l105}");
+    assert!(
+        l105["conditions"][0].as_str().unwrap().contains("Llama"),
+        "{l105}"
+    );
 
-    let r1 = findings.iter().find(|f| f["code"] == "L108" && f["target_label"] == "acme-math-1b").unwrap();
+    let r1 = findings
+        .iter()
+        .find(|f| f["code"] == "L108" && f["target_label"] == "acme-math-1b")
+        .unwrap();
     assert_eq!(r1["claim"]["class"], "allowed");
     assert_eq!(r1["disagreeing_claims"][0]["class"], "forbidden_other_llm");
     assert_eq!(r1["disagreeing_claims"][0]["confidence"], "secondary");
@@ -146,9 +192,17 @@ fn demo_audit_finds_exactly_the_expected_findings() {
     // Clean cases produce nothing: API-bought data, a Llama 2 fine-tune on Llama 2 outputs, an
     // internal classifier on OpenAI labels, Llama 2 outputs used only as eval data.
     for clean in ["acme-chat-7b-api", "llama-2-acme-7b", "ticket-classifier"] {
-        assert!(!found.iter().any(|k| k.2 == clean), "{clean} should be clean");
+        assert!(
+            !found.iter().any(|k| k.2 == clean),
+            "{clean} should be clean"
+        );
     }
-    assert!(!found.iter().any(|k| k.2 == "acme-chat-7b" && k.3 == "Llama-2-70b-chat"), "eval data flows nowhere");
+    assert!(
+        !found
+            .iter()
+            .any(|k| k.2 == "acme-chat-7b" && k.3 == "Llama-2-70b-chat"),
+        "eval data flows nowhere"
+    );
 
     // The text output shows each finding with its path and clause.
     let text = demo.run(&["audit"]).stdout;
@@ -164,22 +218,36 @@ fn each_policy_line_changes_exactly_its_findings() {
     let base = expected_default();
 
     // Not competing with OpenAI: the L102 goes, nothing else moves.
-    let (_, r) = demo.audit_with(same(|p| p.replace("competes_with = [\"openai\"]", "competes_with = []")), &[]);
+    let (_, r) = demo.audit_with(
+        same(|p| p.replace("competes_with = [\"openai\"]", "competes_with = []")),
+        &[],
+    );
     let mut want = base.clone();
     want.remove(&key("L102", "active", "acme-chat-pro", "gpt-4o"));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
 
     // Non-commercial use: the (waived) L104 goes, and the waiver is now unused.
-    let (_, r) = demo.audit_with(|p| p.replace("commercial = true ", "commercial = false "), &[]);
+    let (_, r) = demo.audit_with(
+        |p| p.replace("commercial = true ", "commercial = false "),
+        &[],
+    );
     let mut want = base.clone();
-    want.remove(&key("L104", "waived", "acme-reasoner", "Mistral-Large-Instruct-2411"));
+    want.remove(&key(
+        "L104",
+        "waived",
+        "acme-reasoner",
+        "Mistral-Large-Instruct-2411",
+    ));
     want.insert(key("W301", "active", "", ""));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
 
     // Strict trust: secondary claims may decide. DeepSeek-R1's secondary ban now decides
     // (L101); the DeepSeek License's secondary internal-only reading decides (L103 replaces
     // the duties note). Disagreement notes stay.
-    let (_, r) = demo.audit_with(|p| p.replace("trust = \"primary-first\"", "trust = \"most-restrictive\""), &[]);
+    let (_, r) = demo.audit_with(
+        |p| p.replace("trust = \"primary-first\"", "trust = \"most-restrictive\""),
+        &[],
+    );
     let mut want = base.clone();
     want.insert(key("L101", "active", "acme-math-1b", "DeepSeek-R1"));
     want.remove(&key("L106", "active", "acme-chat-7b", "DeepSeek-V3"));
@@ -201,12 +269,25 @@ fn each_policy_line_changes_exactly_its_findings() {
     want.remove(&key("L106", "active", "acme-chat-7b", "DeepSeek-V3"));
     want.insert(key("L103", "active", "acme-chat-7b", "DeepSeek-V3"));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
-    let l103 = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "L103").unwrap();
-    assert!(l103["clarification"]["reason"].as_str().unwrap().contains("Legal decision"));
+    let l103 = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "L103")
+        .unwrap();
+    assert!(l103["clarification"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Legal decision"));
 
     // Severity: L105 raised to error.
     let (_, r) = demo.audit_with(|p| format!("{p}\n[severity]\nL105 = \"error\"\n"), &[]);
-    let l105 = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "L105").unwrap();
+    let l105 = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "L105")
+        .unwrap();
     assert_eq!(l105["severity"], "error");
     assert_eq!(keys(&r), base);
 
@@ -215,16 +296,42 @@ fn each_policy_line_changes_exactly_its_findings() {
     demo.run(&["release", "acme-support-8b", "--distribution", "api"]);
     let (_, r) = demo.audit_with(|p| p, &[]);
     assert_eq!(keys(&r), base);
-    let (_, r) = demo.audit_with(|p| p.replace("api_served_is_distribution = true", "api_served_is_distribution = false"), &[]);
+    let (_, r) = demo.audit_with(
+        |p| {
+            p.replace(
+                "api_served_is_distribution = true",
+                "api_served_is_distribution = false",
+            )
+        },
+        &[],
+    );
     let mut want = base.clone();
-    want.remove(&key("L105", "active", "acme-support-8b", "Llama-3.1-70B-Instruct"));
-    want.remove(&key("L106", "active", "acme-support-8b", "Llama-3.1-70B-Instruct"));
+    want.remove(&key(
+        "L105",
+        "active",
+        "acme-support-8b",
+        "Llama-3.1-70B-Instruct",
+    ));
+    want.remove(&key(
+        "L106",
+        "active",
+        "acme-support-8b",
+        "Llama-3.1-70B-Instruct",
+    ));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
 
     // Restrictions stop travelling through derivatives: the three-hop L101 goes.
-    let (_, r) = demo.audit_with(|p| p.replace("restrictions_travel = true", "restrictions_travel = false"), &[]);
+    let (_, r) = demo.audit_with(
+        |p| p.replace("restrictions_travel = true", "restrictions_travel = false"),
+        &[],
+    );
     let mut want = base.clone();
-    want.remove(&key("L101", "active", "acme-qwen-distill", "Llama-2-70b-chat"));
+    want.remove(&key(
+        "L101",
+        "active",
+        "acme-qwen-distill",
+        "Llama-2-70b-chat",
+    ));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
 }
 
@@ -238,26 +345,81 @@ fn assume_released_and_waivers() {
 
     // A waiver for the L102 on acme-chat-pro, then its revocation.
     let ran = demo.run(&[
-        "--format", "json", "waive", "--code", "L102", "--model", "gpt-4o", "--target", "acme-chat-pro",
-        "--reason", "OpenAI agreement 2026-55", "--approved-by", "legal@acme.example", "--expires", "2099-01-01",
+        "--format",
+        "json",
+        "waive",
+        "--code",
+        "L102",
+        "--model",
+        "gpt-4o",
+        "--target",
+        "acme-chat-pro",
+        "--reason",
+        "OpenAI agreement 2026-55",
+        "--approved-by",
+        "legal@acme.example",
+        "--expires",
+        "2099-01-01",
     ]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let waiver_id = ran.json()["waiver_id"].as_str().unwrap().to_string();
     let (_, r) = demo.audit_with(|p| p, &[]);
     assert!(keys(&r).contains(&key("L102", "waived", "acme-chat-pro", "gpt-4o")));
-    demo.run(&["waive", "--revoke", &waiver_id, "--reason", "agreement ended", "--approved-by", "legal@acme.example"]);
+    demo.run(&[
+        "waive",
+        "--revoke",
+        &waiver_id,
+        "--reason",
+        "agreement ended",
+        "--approved-by",
+        "legal@acme.example",
+    ]);
     let (_, r) = demo.audit_with(|p| p, &[]);
     let k = keys(&r);
     assert!(k.contains(&key("L102", "active", "acme-chat-pro", "gpt-4o")));
     assert!(k.iter().any(|x| x.0 == "W302"), "revoked waiver is noted");
 
     // Waivers must be scoped, reasoned and expiring.
-    demo.run(&["waive", "--code", "L102", "--reason", "x", "--approved-by", "y", "--expires", "2099-01-01"])
-        .assert_bad_input(&["--model"]);
-    demo.run(&["waive", "--code", "L102", "--model", "gpt-4o", "--reason", "x", "--approved-by", "y", "--expires", "2020-01-01"])
-        .assert_bad_input(&["past"]);
-    demo.run(&["waive", "--code", "Z999", "--model", "gpt-4o", "--reason", "x", "--approved-by", "y", "--expires", "2099-01-01"])
-        .assert_bad_input(&["unknown finding code"]);
+    demo.run(&[
+        "waive",
+        "--code",
+        "L102",
+        "--reason",
+        "x",
+        "--approved-by",
+        "y",
+        "--expires",
+        "2099-01-01",
+    ])
+    .assert_bad_input(&["--model"]);
+    demo.run(&[
+        "waive",
+        "--code",
+        "L102",
+        "--model",
+        "gpt-4o",
+        "--reason",
+        "x",
+        "--approved-by",
+        "y",
+        "--expires",
+        "2020-01-01",
+    ])
+    .assert_bad_input(&["past"]);
+    demo.run(&[
+        "waive",
+        "--code",
+        "Z999",
+        "--model",
+        "gpt-4o",
+        "--reason",
+        "x",
+        "--approved-by",
+        "y",
+        "--expires",
+        "2099-01-01",
+    ])
+    .assert_bad_input(&["unknown finding code"]);
 }
 
 #[test]
@@ -268,19 +430,32 @@ fn audit_survives_cycles_dangling_references_and_unknown_licenses() {
     let ghost = format!("blake3:{}", "c".repeat(64));
     let t = "\"recorded_at\":\"2026-01-01T00:00:00Z\",\"recorded_by\":\"t@h\"";
     let lines = [
-        format!(r#"{{"type":"artifact","artifact_id":"model:x/odd@1#weights","kind":"external_model","vendor":"x","model":"odd","revision":"1","channel":"weights",{t}}}"#),
-        format!(r#"{{"type":"license_claim","artifact_id":"model:x/odd@1#weights","license_id":"made-up-license","source":"user","confidence":"unverified",{t}}}"#),
+        format!(
+            r#"{{"type":"artifact","artifact_id":"model:x/odd@1#weights","kind":"external_model","vendor":"x","model":"odd","revision":"1","channel":"weights",{t}}}"#
+        ),
+        format!(
+            r#"{{"type":"license_claim","artifact_id":"model:x/odd@1#weights","license_id":"made-up-license","source":"user","confidence":"unverified",{t}}}"#
+        ),
         format!(r#"{{"type":"artifact","artifact_id":"{a}","kind":"checkpoint","name":"A",{t}}}"#),
         format!(r#"{{"type":"artifact","artifact_id":"{b}","kind":"checkpoint","name":"B",{t}}}"#),
-        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000a1","kind":"fine_tune","status":"succeeded","inputs":[{{"artifact_id":"{a}","role":"base_weights"}},{{"artifact_id":"model:x/odd@1#weights","role":"teacher"}}],"outputs":["{b}"],{t}}}"#),
-        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000a2","kind":"fine_tune","status":"succeeded","inputs":[{{"artifact_id":"{b}","role":"base_weights"}},{{"artifact_id":"{ghost}","role":"training_data"}}],"outputs":["{a}"],{t}}}"#),
+        format!(
+            r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000a1","kind":"fine_tune","status":"succeeded","inputs":[{{"artifact_id":"{a}","role":"base_weights"}},{{"artifact_id":"model:x/odd@1#weights","role":"teacher"}}],"outputs":["{b}"],{t}}}"#
+        ),
+        format!(
+            r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000a2","kind":"fine_tune","status":"succeeded","inputs":[{{"artifact_id":"{b}","role":"base_weights"}},{{"artifact_id":"{ghost}","role":"training_data"}}],"outputs":["{a}"],{t}}}"#
+        ),
     ];
     let file = p.write("odd.jsonl", lines.join("\n").as_bytes());
     p.ok(&["import", file.to_str().unwrap()]);
     let ran = p.run(&["--format", "json", "audit"]);
     assert!(ran.code == 0 || ran.code == 1, "{}", ran.stderr);
     assert!(!ran.stderr.contains("panicked"));
-    let codes: BTreeSet<String> = ran.json()["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_string()).collect();
+    let codes: BTreeSet<String> = ran.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect();
     for c in ["G201", "G202", "L107"] {
         assert!(codes.contains(c), "{c} missing from {codes:?}");
     }
@@ -291,8 +466,42 @@ fn policy_errors_name_the_file_and_line() {
     let demo = Demo::new();
     let bad = demo.project.join("bad.toml");
     std::fs::write(&bad, "[organisation]\ncommercial = maybe\n").unwrap();
-    demo.run(&["audit", "--policy", bad.to_str().unwrap()]).assert_bad_input(&["bad.toml", "line 2"]);
+    demo.run(&["audit", "--policy", bad.to_str().unwrap()])
+        .assert_bad_input(&["bad.toml", "line 2"]);
     std::fs::write(&bad, "[severity]\nL999 = \"error\"\n").unwrap();
-    demo.run(&["audit", "--policy", bad.to_str().unwrap()]).assert_bad_input(&["L999"]);
+    demo.run(&["audit", "--policy", bad.to_str().unwrap()])
+        .assert_bad_input(&["L999"]);
     let _ = Path::new("");
+}
+
+#[test]
+fn claims_from_one_source_add_up() {
+    // Tongyi Qianwen Research: research-only AND no other LLMs. A Qwen fine-tune is exempt from
+    // the second, never from the first.
+    let p = common::Project::new();
+    let t = "\"recorded_at\":\"2026-01-01T00:00:00Z\",\"recorded_by\":\"t@h\"";
+    let small = "model:Qwen/Qwen-1_8B-Chat@main#weights";
+    let base = "model:Qwen/Qwen-7B@main#weights";
+    let data = format!("blake3:{}", "d".repeat(64));
+    let ckpt = format!("blake3tree:{}", "e".repeat(64));
+    let lines = [
+        format!(r#"{{"type":"artifact","artifact_id":"{small}","kind":"external_model","name":"Qwen-1_8B-Chat","vendor":"Qwen","model":"Qwen-1_8B-Chat","revision":"main","channel":"weights",{t}}}"#),
+        format!(r#"{{"type":"artifact","artifact_id":"{base}","kind":"external_model","name":"Qwen-7B","vendor":"Qwen","model":"Qwen-7B","revision":"main","channel":"weights",{t}}}"#),
+        format!(r#"{{"type":"artifact","artifact_id":"{data}","kind":"synthetic_dataset","name":"qwen-small-outputs",{t}}}"#),
+        format!(r#"{{"type":"artifact","artifact_id":"{ckpt}","kind":"checkpoint","name":"qwen-acme-7b",{t}}}"#),
+        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000b1","kind":"generate","status":"succeeded","inputs":[{{"artifact_id":"{small}","role":"generator"}}],"outputs":["{data}"],{t}}}"#),
+        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000b2","kind":"fine_tune","status":"succeeded","inputs":[{{"artifact_id":"{base}","role":"base_weights"}},{{"artifact_id":"{data}","role":"training_data"}}],"outputs":["{ckpt}"],{t}}}"#),
+    ];
+    let file = p.write("qwen.jsonl", lines.join("\n").as_bytes());
+    p.ok(&["import", file.to_str().unwrap()]);
+    let ran = p.run(&["--format", "json", "audit"]);
+    let report = ran.json();
+    let found: BTreeSet<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap().to_string(), f["model_label"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(found.contains(&("L104".into(), "Qwen-1_8B-Chat".into())), "{found:?}");
+    assert!(!found.iter().any(|(c, _)| c == "L101"), "a Qwen fine-tune is exempt from the no-other-LLM clause: {found:?}");
 }

@@ -107,7 +107,9 @@ pub fn is_known(code: &str) -> bool {
 }
 
 pub fn default_severity(code: &str) -> Severity {
-    find(code).map(|c| c.default_severity).unwrap_or(Severity::Error)
+    find(code)
+        .map(|c| c.default_severity)
+        .unwrap_or(Severity::Error)
 }
 
 pub fn name(code: &str) -> &'static str {
@@ -122,11 +124,24 @@ mod tests {
     fn docs_list_every_code_with_its_name_severity_and_summary() {
         let doc = include_str!("../../docs/findings.md");
         for c in CODES {
-            let row = format!("| {} | {} | {} | {} |", c.code, c.name, c.default_severity.as_str(), c.summary);
+            let row = format!(
+                "| {} | {} | {} | {} |",
+                c.code,
+                c.name,
+                c.default_severity.as_str(),
+                c.summary
+            );
             assert!(doc.contains(&row), "docs/findings.md lacks the row:\n{row}");
         }
-        let rows = doc.lines().filter(|l| l.starts_with("| ") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
-        assert_eq!(rows, CODES.len(), "docs/findings.md lists codes the code does not have");
+        let rows = doc
+            .lines()
+            .filter(|l| l.starts_with("| ") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+            .count();
+        assert_eq!(
+            rows,
+            CODES.len(),
+            "docs/findings.md lists codes the code does not have"
+        );
     }
 
     #[test]

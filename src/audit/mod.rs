@@ -187,7 +187,9 @@ pub struct AuditReport {
 impl AuditReport {
     /// Whether any active finding is at least `level`.
     pub fn fails_at(&self, level: Severity) -> bool {
-        self.findings.iter().any(|f| f.status == Status::Active && f.severity >= level && f.severity != Severity::Allow)
+        self.findings.iter().any(|f| {
+            f.status == Status::Active && f.severity >= level && f.severity != Severity::Allow
+        })
     }
 }
 
@@ -223,12 +225,19 @@ impl Exposure {
 fn produces_model(kind: RunKind) -> bool {
     matches!(
         kind,
-        RunKind::Train | RunKind::FineTune | RunKind::Distill | RunKind::Rl | RunKind::Merge | RunKind::Quantize
+        RunKind::Train
+            | RunKind::FineTune
+            | RunKind::Distill
+            | RunKind::Rl
+            | RunKind::Merge
+            | RunKind::Quantize
     )
 }
 
 fn run_time(run: &Run) -> Option<DateTime<Utc>> {
-    run.started_at.or(run.ended_at).or(Some(run.first_recorded_at))
+    run.started_at
+        .or(run.ended_at)
+        .or(Some(run.first_recorded_at))
 }
 
 /// Everything the evaluation needs, borrowed.
@@ -258,14 +267,26 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         findings.push(plain(
             policy,
             codes::LINEAGE_CYCLE,
-            format!("cycle in recorded lineage through {}", cycle.iter().map(|c| short_id(c)).collect::<Vec<_>>().join(", ")),
+            format!(
+                "cycle in recorded lineage through {}",
+                cycle
+                    .iter()
+                    .map(|c| short_id(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     for d in &view.dangling {
         let mut f = plain(
             policy,
             codes::DANGLING_REFERENCE,
-            format!("{} names {} ({}), which no artifact record describes", short_id(&d.from), d.missing, d.field),
+            format!(
+                "{} names {} ({}), which no artifact record describes",
+                short_id(&d.from),
+                d.missing,
+                d.field
+            ),
         );
         if d.from.starts_with(crate::records::id::RUN) {
             f.run = Some(d.from.clone());
@@ -278,7 +299,9 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
     let mut summary = Summary::default();
     let mut targets = BTreeSet::new();
     for (run_node, exposures) in &run_exposures {
-        let Node::Run(run_id) = &graph.graph[*run_node] else { continue };
+        let Node::Run(run_id) = &graph.graph[*run_node] else {
+            continue;
+        };
         let run = &view.runs[run_id];
         if !produces_model(run.kind) || scope.as_ref().is_some_and(|s| !s.contains(run_id)) {
             continue;
@@ -295,12 +318,22 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         if outputs.is_empty() && !run.outputs.is_empty() {
             continue;
         }
-        let target_list: Vec<Option<&Artifact>> = if outputs.is_empty() { vec![None] } else { outputs.into_iter().map(Some).collect() };
+        let target_list: Vec<Option<&Artifact>> = if outputs.is_empty() {
+            vec![None]
+        } else {
+            outputs.into_iter().map(Some).collect()
+        };
         // When two models bring the same license to the same target, the finding keeps the
         // evidence that explains it best: outputs used (what distillation is) before weights
         // derived from, then the shortest path.
         let mut exposures: Vec<&Exposure> = exposures.iter().collect();
-        exposures.sort_by_key(|e| (e.origin == ClaimSubject::Weights, e.path.len(), e.model.index()));
+        exposures.sort_by_key(|e| {
+            (
+                e.origin == ClaimSubject::Weights,
+                e.path.len(),
+                e.model.index(),
+            )
+        });
         for target in target_list {
             if let Some(t) = target {
                 targets.insert(t.id.clone());
@@ -311,7 +344,11 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
             }
             let mut seen = BTreeSet::new();
             found.retain(|f| {
-                let license = f.license.as_ref().map(|l| l.id.clone()).unwrap_or_else(|| f.model.clone().unwrap_or_default());
+                let license = f
+                    .license
+                    .as_ref()
+                    .map(|l| l.id.clone())
+                    .unwrap_or_else(|| f.model.clone().unwrap_or_default());
                 seen.insert((f.code, license))
             });
             findings.extend(found);
@@ -322,8 +359,20 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
     apply_waivers(&ctx, &mut findings);
     findings.retain(|f| f.severity != Severity::Allow);
     findings.sort_by(|a, b| {
-        (std::cmp::Reverse(a.severity), a.code, &a.run, &a.target, &a.model)
-            .cmp(&(std::cmp::Reverse(b.severity), b.code, &b.run, &b.target, &b.model))
+        (
+            std::cmp::Reverse(a.severity),
+            a.code,
+            &a.run,
+            &a.target,
+            &a.model,
+        )
+            .cmp(&(
+                std::cmp::Reverse(b.severity),
+                b.code,
+                &b.run,
+                &b.target,
+                &b.model,
+            ))
     });
     for f in &findings {
         match (f.status, f.severity) {
@@ -419,11 +468,18 @@ fn merge(into: &mut Vec<Exposure>, e: Exposure) {
     }
 }
 
-fn run_inputs_exposures(ctx: &Ctx, run: &Run, run_node: NodeIndex, at_node: &HashMap<NodeIndex, Vec<Exposure>>) -> Vec<Exposure> {
+fn run_inputs_exposures(
+    ctx: &Ctx,
+    run: &Run,
+    run_node: NodeIndex,
+    at_node: &HashMap<NodeIndex, Vec<Exposure>>,
+) -> Vec<Exposure> {
     let mut incoming: Vec<Exposure> = Vec::new();
     let when = run_time(run);
     for input in &run.inputs {
-        let Some(a_node) = ctx.graph.node(&input.artifact_id) else { continue };
+        let Some(a_node) = ctx.graph.node(&input.artifact_id) else {
+            continue;
+        };
         let inherited = at_node.get(&a_node).map(Vec::as_slice).unwrap_or(&[]);
         let artifact = ctx.view.artifacts.get(&input.artifact_id);
         let through = |e: &Exposure| e.extended(run_node, Some(input.role));
@@ -484,7 +540,9 @@ fn step(ctx: &Ctx, n: NodeIndex, role: Option<Role>) -> PathStep {
                 id: id.clone(),
                 label: a.map(|a| a.label()).unwrap_or_else(|| short_id(id)),
                 node_type: "artifact",
-                kind: a.map(|a| a.kind.to_string()).unwrap_or_else(|| "unknown".into()),
+                kind: a
+                    .map(|a| a.kind.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
                 role,
             }
         }
@@ -529,24 +587,41 @@ fn plain(policy: &Policy, code: &'static str, message: String) -> Finding {
 }
 
 /// Licenses that govern a model: recorded claims first, then catalog assignments.
-fn licenses_of<'c>(ctx: &Ctx<'c>, model: &Artifact, at: Option<DateTime<Utc>>) -> (Vec<(&'c LicenseEntry, String)>, Vec<String>) {
+fn licenses_of<'c>(
+    ctx: &Ctx<'c>,
+    model: &Artifact,
+    at: Option<DateTime<Utc>>,
+) -> (Vec<(&'c LicenseEntry, String)>, Vec<String>) {
     let mut found: Vec<(&LicenseEntry, String)> = Vec::new();
     let mut unknown = Vec::new();
     for claim in &model.license_claims {
         match ctx.catalog.license(&claim.license_id) {
             Some(entry) => {
                 if !found.iter().any(|(e, _)| e.id == entry.id) {
-                    found.push((entry, format!("recorded claim ({}, {})", claim.source, claim.confidence)));
+                    found.push((
+                        entry,
+                        format!("recorded claim ({}, {})", claim.source, claim.confidence),
+                    ));
                 }
             }
             None => unknown.push(claim.license_id.clone()),
         }
     }
-    if let (Some(vendor), Some(name), Some(channel)) = (&model.vendor, &model.model, model.channel) {
-        for a in ctx.catalog.assignments(vendor, name, model.revision.as_deref(), channel, at) {
+    if let (Some(vendor), Some(name), Some(channel)) = (&model.vendor, &model.model, model.channel)
+    {
+        for a in ctx
+            .catalog
+            .assignments(vendor, name, model.revision.as_deref(), channel, at)
+        {
             if let Some(entry) = ctx.catalog.license(&a.license) {
                 if !found.iter().any(|(e, _)| e.id == entry.id) {
-                    found.push((entry, format!("catalog assignment {}/{} ({})", a.vendor, a.model, a.confidence)));
+                    found.push((
+                        entry,
+                        format!(
+                            "catalog assignment {}/{} ({})",
+                            a.vendor, a.model, a.confidence
+                        ),
+                    ));
                 }
             }
         }
@@ -564,7 +639,9 @@ fn families_of(ctx: &Ctx, run: &Run) -> BTreeSet<String> {
             continue;
         }
         for input in r.inputs.iter().filter(|i| i.role == Role::BaseWeights) {
-            let Some(a) = ctx.view.artifacts.get(&input.artifact_id) else { continue };
+            let Some(a) = ctx.view.artifacts.get(&input.artifact_id) else {
+                continue;
+            };
             if let (Some(v), Some(m)) = (&a.vendor, &a.model) {
                 if let Some(f) = ctx.catalog.family_of(v, m) {
                     out.insert(f.to_ascii_lowercase());
@@ -577,8 +654,12 @@ fn families_of(ctx: &Ctx, run: &Run) -> BTreeSet<String> {
 }
 
 struct Decision<'c> {
+    /// The deciding class, and the claim it comes from.
     class: TermClass,
     claim: Option<&'c TermClaim>,
+    /// Every class that applies: the deciding one, plus other classes the same source states
+    /// (claims from one source add up: research-only *and* no other LLMs).
+    verdicts: Vec<(TermClass, Option<&'c TermClaim>)>,
     clarification: Option<Clarified>,
     disagreeing: Vec<&'c TermClaim>,
 }
@@ -587,14 +668,36 @@ fn decide<'c>(ctx: &Ctx, entry: &'c LicenseEntry, via: ClaimSubject) -> Option<D
     let mut claims: Vec<&TermClaim> = entry.claims.iter().filter(|c| c.subject == via).collect();
     if claims.is_empty() {
         // Terms about outputs bind derivatives of the weights at least as much.
-        claims = entry.claims.iter().filter(|c| c.subject == ClaimSubject::Outputs).collect();
+        claims = entry
+            .claims
+            .iter()
+            .filter(|c| c.subject == ClaimSubject::Outputs)
+            .collect();
     }
-    let most_restrictive = |cs: &[&'c TermClaim]| cs.iter().copied().max_by_key(|c| (c.class.restrictiveness(), std::cmp::Reverse(c.id.clone())));
-    if let Some(c) = ctx.policy.clarification(&entry.id, via).or_else(|| ctx.policy.clarification(&entry.id, ClaimSubject::Outputs)) {
-        let disagreeing = claims.iter().copied().filter(|x| x.class != c.class).collect();
+    let most_restrictive = |cs: &[&'c TermClaim]| {
+        cs.iter()
+            .copied()
+            .max_by_key(|c| (c.class.restrictiveness(), std::cmp::Reverse(c.id.clone())))
+    };
+    if let Some(c) = ctx
+        .policy
+        .clarification(&entry.id, via)
+        .or_else(|| ctx.policy.clarification(&entry.id, ClaimSubject::Outputs))
+    {
+        let disagreeing = claims
+            .iter()
+            .copied()
+            .filter(|x| x.class != c.class)
+            .collect();
+        let claim = claims
+            .iter()
+            .copied()
+            .find(|x| x.class == c.class)
+            .or_else(|| most_restrictive(&claims));
         return Some(Decision {
             class: c.class,
-            claim: claims.iter().copied().find(|x| x.class == c.class).or_else(|| most_restrictive(&claims)),
+            claim,
+            verdicts: vec![(c.class, claim)],
             clarification: Some(Clarified {
                 class: c.class,
                 reason: c.reason.clone(),
@@ -603,22 +706,43 @@ fn decide<'c>(ctx: &Ctx, entry: &'c LicenseEntry, via: ClaimSubject) -> Option<D
             disagreeing,
         });
     }
-    let primary: Vec<&TermClaim> = claims.iter().copied().filter(|c| c.confidence == crate::records::Confidence::Primary).collect();
+    let primary: Vec<&TermClaim> = claims
+        .iter()
+        .copied()
+        .filter(|c| c.confidence == crate::records::Confidence::Primary)
+        .collect();
     let deciding = match ctx.policy.sources.trust {
         Trust::PrimaryFirst if !primary.is_empty() => most_restrictive(&primary),
         _ => most_restrictive(&claims),
     }?;
-    let disagreeing = claims.iter().copied().filter(|c| c.class != deciding.class).collect();
+    let mut verdicts = vec![(deciding.class, Some(deciding))];
+    for c in claims
+        .iter()
+        .copied()
+        .filter(|c| c.source == deciding.source && c.id != deciding.id)
+    {
+        if !verdicts.iter().any(|(class, _)| *class == c.class) {
+            verdicts.push((c.class, Some(c)));
+        }
+    }
+    let disagreeing = claims
+        .iter()
+        .copied()
+        .filter(|c| !verdicts.iter().any(|(class, _)| *class == c.class))
+        .collect();
     Some(Decision {
         class: deciding.class,
         claim: Some(deciding),
+        verdicts,
         clarification: None,
         disagreeing,
     })
 }
 
 fn is_distributed(ctx: &Ctx, target: Option<&Artifact>) -> (bool, Option<Distribution>) {
-    let Some(t) = target else { return (false, None) };
+    let Some(t) = target else {
+        return (false, None);
+    };
     if ctx.opts.assume_released.iter().any(|a| a == &t.id) {
         return (true, Some(Distribution::ExternalWeights));
     }
@@ -631,17 +755,34 @@ fn is_distributed(ctx: &Ctx, target: Option<&Artifact>) -> (bool, Option<Distrib
     (distributed, Some(d))
 }
 
-fn evaluate(ctx: &Ctx, run: &Run, run_node: NodeIndex, target: Option<&Artifact>, e: &Exposure, out: &mut Vec<Finding>) {
-    let Node::Artifact(model_id) = &ctx.graph.graph[e.model] else { return };
-    let Some(model) = ctx.view.artifacts.get(model_id) else { return };
+fn evaluate(
+    ctx: &Ctx,
+    run: &Run,
+    run_node: NodeIndex,
+    target: Option<&Artifact>,
+    e: &Exposure,
+    out: &mut Vec<Finding>,
+) {
+    let Node::Artifact(model_id) = &ctx.graph.graph[e.model] else {
+        return;
+    };
+    let Some(model) = ctx.view.artifacts.get(model_id) else {
+        return;
+    };
     let (distributed, distribution) = is_distributed(ctx, target);
-    let path: Vec<PathStep> = e.path.iter().map(|(n, role)| step(ctx, *n, *role)).collect();
+    let path: Vec<PathStep> = e
+        .path
+        .iter()
+        .map(|(n, role)| step(ctx, *n, *role))
+        .collect();
     debug_assert_eq!(e.path.last().map(|p| p.0), Some(run_node));
     let verb = match e.via {
         ClaimSubject::Outputs => "outputs",
         ClaimSubject::Weights => "weights",
     };
-    let target_text = target.map(|t| format!("{} ({})", t.label(), short_id(&t.id))).unwrap_or_else(|| "its output".into());
+    let target_text = target
+        .map(|t| format!("{} ({})", t.label(), short_id(&t.id)))
+        .unwrap_or_else(|| "its output".into());
     let base = |code: &'static str, message: String| {
         let mut f = plain(ctx.policy, code, message);
         f.run = Some(run.id.clone());
@@ -652,7 +793,11 @@ fn evaluate(ctx: &Ctx, run: &Run, run_node: NodeIndex, target: Option<&Artifact>
         f.model_label = Some(model.label());
         f.channel = model.channel;
         f.via = Some(e.via);
-        f.generated_at = if e.via == ClaimSubject::Outputs { e.at } else { None };
+        f.generated_at = if e.via == ClaimSubject::Outputs {
+            e.at
+        } else {
+            None
+        };
         f.path = path.clone();
         f
     };
@@ -661,28 +806,42 @@ fn evaluate(ctx: &Ctx, run: &Run, run_node: NodeIndex, target: Option<&Artifact>
     for id in &unknown {
         out.push(base(
             codes::UNKNOWN_LICENSE,
-            format!("{verb} of {} reached run {} under license '{id}', which the catalog does not know", model.label(), run.label()),
+            format!(
+                "{verb} of {} reached run {} under license '{id}', which the catalog does not know",
+                model.label(),
+                run.label()
+            ),
         ));
     }
     if licenses.is_empty() && unknown.is_empty() {
         out.push(base(
             codes::UNKNOWN_LICENSE,
-            format!("{verb} of {} reached run {}, but no license is recorded or assigned for it", model.label(), run.label()),
+            format!(
+                "{verb} of {} reached run {}, but no license is recorded or assigned for it",
+                model.label(),
+                run.label()
+            ),
         ));
     }
 
     for (entry, basis) in licenses {
-        let Some(decision) = decide(ctx, entry, e.via) else { continue };
-        let with_license = |mut f: Finding| {
+        let Some(decision) = decide(ctx, entry, e.via) else {
+            continue;
+        };
+        let with_claim = |mut f: Finding, claim: Option<&TermClaim>| {
             f.license = Some(LicenseRef {
                 id: entry.id.clone(),
                 name: entry.name.clone(),
                 version: entry.version.clone(),
                 basis: basis.clone(),
             });
-            f.claim = decision.claim.map(ClaimRef::of);
+            f.claim = claim.map(ClaimRef::of);
             f.clarification = decision.clarification.clone();
-            f.disagreeing_claims = decision.disagreeing.iter().map(|c| ClaimRef::of(c)).collect();
+            f.disagreeing_claims = decision
+                .disagreeing
+                .iter()
+                .map(|c| ClaimRef::of(c))
+                .collect();
             f
         };
         if !decision.disagreeing.is_empty() {
@@ -696,88 +855,99 @@ fn evaluate(ctx: &Ctx, run: &Run, run_node: NodeIndex, target: Option<&Artifact>
                 (None, Some(c)) => format!("{} claim from {}", c.confidence, c.source),
                 (None, None) => "no claim".into(),
             };
-            out.push(with_license(base(
-                codes::SOURCES_DISAGREE,
-                format!(
-                    "sources disagree about {}: {} decided ({decided_by}); also claimed: {}",
-                    entry.name,
-                    decision.class.as_str(),
-                    classes.join("; ")
+            out.push(with_claim(
+                base(
+                    codes::SOURCES_DISAGREE,
+                    format!(
+                        "sources disagree about {}: {} decided ({decided_by}); also claimed: {}",
+                        entry.name,
+                        decision.class.as_str(),
+                        classes.join("; ")
+                    ),
                 ),
-            )));
+                decision.claim,
+            ));
         }
         let subject = format!("{verb} of {} ({})", model.label(), entry.name);
-        match decision.class {
-            TermClass::Allowed => {}
-            TermClass::Conditional => {
-                let claim_conditions: Vec<&Condition> = decision.claim.map(|c| c.conditions.iter().collect()).unwrap_or_default();
-                if distributed {
-                    let names: Vec<&String> = target.map(|t| t.names.iter().collect()).unwrap_or_default();
-                    for cond in &claim_conditions {
-                        if let Condition::NamePrefix { prefix } = cond {
-                            let ok = names.iter().any(|n| n.to_lowercase().starts_with(&prefix.to_lowercase()));
-                            if !ok {
-                                let mut f = with_license(base(
+        for &(class, claim) in &decision.verdicts {
+            let with_license = |f: Finding| with_claim(f, claim);
+            match class {
+                TermClass::Allowed => {}
+                TermClass::Conditional => {
+                    let claim_conditions: Vec<&Condition> = claim
+                        .map(|c| c.conditions.iter().collect())
+                        .unwrap_or_default();
+                    if distributed {
+                        let names: Vec<&String> =
+                            target.map(|t| t.names.iter().collect()).unwrap_or_default();
+                        for cond in &claim_conditions {
+                            if let Condition::NamePrefix { prefix } = cond {
+                                let ok = names
+                                    .iter()
+                                    .any(|n| n.to_lowercase().starts_with(&prefix.to_lowercase()));
+                                if !ok {
+                                    let mut f = with_license(base(
                                     codes::CONDITION_UNMET,
                                     format!(
                                         "{subject} trained {target_text}, which is distributed but not named \"{prefix}...\" as the terms require"
                                     ),
                                 ));
-                                f.conditions = vec![cond.describe()];
-                                out.push(f);
+                                    f.conditions = vec![cond.describe()];
+                                    out.push(f);
+                                }
                             }
                         }
-                    }
-                    let duties: Vec<String> = claim_conditions
-                        .iter()
-                        .filter(|c| !matches!(c, Condition::NamePrefix { .. }))
-                        .map(|c| c.describe())
-                        .collect();
-                    if !duties.is_empty() {
-                        let mut f = with_license(base(
+                        let duties: Vec<String> = claim_conditions
+                            .iter()
+                            .filter(|c| !matches!(c, Condition::NamePrefix { .. }))
+                            .map(|c| c.describe())
+                            .collect();
+                        if !duties.is_empty() {
+                            let mut f = with_license(base(
                             codes::DUTIES,
                             format!("{target_text} is distributed and carries duties from {subject}"),
                         ));
-                        f.conditions = duties;
-                        out.push(f);
+                            f.conditions = duties;
+                            out.push(f);
+                        }
                     }
                 }
-            }
-            TermClass::InternalOnly => {
-                if distributed {
-                    out.push(with_license(base(
+                TermClass::InternalOnly => {
+                    if distributed {
+                        out.push(with_license(base(
                         codes::INTERNAL_ONLY_DISTRIBUTED,
                         format!("{subject} may train only models used inside the organisation, but {target_text} is distributed"),
                     )));
+                    }
                 }
-            }
-            TermClass::ForbiddenCompeting => {
-                let vendor = model.vendor.clone().unwrap_or_default();
-                if ctx.policy.competes_with(&vendor) {
-                    let excepted = decision.claim.is_some_and(|c| c.internal_exception.is_some())
-                        && target.is_some_and(|t| matches!(t.purpose, Some(Purpose::Classifier | Purpose::Embedding)))
-                        && !distributed;
-                    if !excepted {
-                        let mut f = with_license(base(
+                TermClass::ForbiddenCompeting => {
+                    let vendor = model.vendor.clone().unwrap_or_default();
+                    if ctx.policy.competes_with(&vendor) {
+                        let excepted = claim.is_some_and(|c| c.internal_exception.is_some())
+                            && target.is_some_and(|t| {
+                                matches!(t.purpose, Some(Purpose::Classifier | Purpose::Embedding))
+                            })
+                            && !distributed;
+                        if !excepted {
+                            let mut f = with_license(base(
                             codes::FORBIDDEN_COMPETING,
                             format!("{subject} may not train models that compete with {vendor}, and policy says {target_text} competes"),
                         ));
-                        if let Some(ex) = decision.claim.and_then(|c| c.internal_exception.as_ref()) {
-                            f.notes.push(format!("permitted exception not met: {ex}"));
+                            if let Some(ex) = claim.and_then(|c| c.internal_exception.as_ref()) {
+                                f.notes.push(format!("permitted exception not met: {ex}"));
+                            }
+                            out.push(f);
                         }
-                        out.push(f);
                     }
                 }
-            }
-            TermClass::ForbiddenOtherLlm => {
-                let exempt_family = decision
-                    .claim
-                    .and_then(|c| c.exempt_family.clone())
-                    .map(|f| f.to_ascii_lowercase());
-                let families = families_of(ctx, run);
-                let exempt = exempt_family.as_ref().is_some_and(|f| families.contains(f));
-                if !exempt {
-                    let mut f = with_license(base(
+                TermClass::ForbiddenOtherLlm => {
+                    let exempt_family = claim
+                        .and_then(|c| c.exempt_family.clone())
+                        .map(|f| f.to_ascii_lowercase());
+                    let families = families_of(ctx, run);
+                    let exempt = exempt_family.as_ref().is_some_and(|f| families.contains(f));
+                    if !exempt {
+                        let mut f = with_license(base(
                         codes::FORBIDDEN_OTHER_LLM,
                         format!(
                             "{subject} may not improve any other LLM{}, but trained {target_text}{}",
@@ -789,18 +959,19 @@ fn evaluate(ctx: &Ctx, run: &Run, run_node: NodeIndex, target: Option<&Artifact>
                             }
                         ),
                     ));
-                    if !distributed {
-                        f.notes.push("the target is not distributed, but the terms forbid the use itself".into());
+                        if !distributed {
+                            f.notes.push("the target is not distributed, but the terms forbid the use itself".into());
+                        }
+                        out.push(f);
                     }
-                    out.push(f);
                 }
-            }
-            TermClass::NonCommercial => {
-                if ctx.policy.organisation.commercial {
-                    out.push(with_license(base(
+                TermClass::NonCommercial => {
+                    if ctx.policy.organisation.commercial {
+                        out.push(with_license(base(
                         codes::NON_COMMERCIAL,
                         format!("{subject} is for non-commercial use only, and policy says the organisation's use is commercial"),
                     )));
+                    }
                 }
             }
         }
@@ -814,14 +985,24 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>) {
         for w in ctx.view.waivers.values() {
             let matches = w.code == f.code
                 && w.model.as_ref().is_none_or(|m| f.model.as_ref() == Some(m))
-                && w.license.as_ref().is_none_or(|l| f.license.as_ref().is_some_and(|fl| fl.id.eq_ignore_ascii_case(l)))
-                && w.target.as_ref().is_none_or(|t| f.target.as_ref() == Some(t));
+                && w.license.as_ref().is_none_or(|l| {
+                    f.license
+                        .as_ref()
+                        .is_some_and(|fl| fl.id.eq_ignore_ascii_case(l))
+                })
+                && w.target
+                    .as_ref()
+                    .is_none_or(|t| f.target.as_ref() == Some(t));
             if !matches {
                 continue;
             }
             if w.revoked || w.expires_at <= ctx.at {
                 let why = if w.revoked { "was revoked" } else { "expired" };
-                f.notes.push(format!("waiver {} {why} ({}); the finding stands", w.waiver_id, w.expires_at.format("%Y-%m-%d")));
+                f.notes.push(format!(
+                    "waiver {} {why} ({}); the finding stands",
+                    w.waiver_id,
+                    w.expires_at.format("%Y-%m-%d")
+                ));
                 let mut note = plain(
                     ctx.policy,
                     codes::WAIVER_EXPIRED,
@@ -831,14 +1012,22 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>) {
                 note.run = f.run.clone();
                 note.target = f.target.clone();
                 note.model = f.model.clone();
-                if !expired_notes.iter().any(|n: &Finding| n.waiver == note.waiver && n.run == note.run && n.target == note.target) {
+                if !expired_notes.iter().any(|n: &Finding| {
+                    n.waiver == note.waiver && n.run == note.run && n.target == note.target
+                }) {
                     expired_notes.push(note);
                 }
                 continue;
             }
             f.status = Status::Waived;
             f.waiver = Some(w.waiver_id.clone());
-            f.notes.push(format!("waived by {} (approved by {}, until {}): {}", w.waiver_id, w.approved_by, w.expires_at.format("%Y-%m-%d"), w.reason));
+            f.notes.push(format!(
+                "waived by {} (approved by {}, until {}): {}",
+                w.waiver_id,
+                w.approved_by,
+                w.expires_at.format("%Y-%m-%d"),
+                w.reason
+            ));
             used.insert(w.waiver_id.clone());
             break;
         }
@@ -848,7 +1037,14 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>) {
         if w.revoked || w.expires_at <= ctx.at || used.contains(&w.waiver_id) {
             continue;
         }
-        let mut f = plain(ctx.policy, codes::WAIVER_UNUSED, format!("waiver {} for {} matched no finding: {}", w.waiver_id, w.code, w.reason));
+        let mut f = plain(
+            ctx.policy,
+            codes::WAIVER_UNUSED,
+            format!(
+                "waiver {} for {} matched no finding: {}",
+                w.waiver_id, w.code, w.reason
+            ),
+        );
         f.waiver = Some(w.waiver_id.clone());
         f.model = w.model.clone();
         f.target = w.target.clone();

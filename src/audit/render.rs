@@ -32,25 +32,68 @@ pub fn finding_text(f: &Finding, colour: bool) -> String {
         let _ = writeln!(s, "  ┌─ run {run}");
     }
     if let Some(t) = &f.target {
-        let dist = f.target_distribution.map(|d| format!(" [{d}]")).unwrap_or_default();
-        let _ = writeln!(s, "  │  target: {} ({}){dist}", f.target_label.as_deref().unwrap_or(""), short_id(t));
+        let dist = f
+            .target_distribution
+            .map(|d| format!(" [{d}]"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  │  target: {} ({}){dist}",
+            f.target_label.as_deref().unwrap_or(""),
+            short_id(t)
+        );
     }
     if let Some(m) = &f.model {
-        let channel = f.channel.map(|c| format!(", {c} channel")).unwrap_or_default();
-        let via = f.via.map(|v| format!("; its {} reached this run", v.as_str())).unwrap_or_default();
-        let when = f.generated_at.map(|t| format!(" (generated {})", t.format("%Y-%m-%d"))).unwrap_or_default();
-        let _ = writeln!(s, "  │  model: {} ({}{channel}){via}{when}", f.model_label.as_deref().unwrap_or(""), short_id(m));
+        let channel = f
+            .channel
+            .map(|c| format!(", {c} channel"))
+            .unwrap_or_default();
+        let via = f
+            .via
+            .map(|v| format!("; its {} reached this run", v.as_str()))
+            .unwrap_or_default();
+        let when = f
+            .generated_at
+            .map(|t| format!(" (generated {})", t.format("%Y-%m-%d")))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  │  model: {} ({}{channel}){via}{when}",
+            f.model_label.as_deref().unwrap_or(""),
+            short_id(m)
+        );
     }
     if let Some(l) = &f.license {
-        let version = l.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
-        let _ = writeln!(s, "  │  license: {}{version} [{}] — {}", l.name, l.id, l.basis);
+        let version = l
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  │  license: {}{version} [{}] — {}",
+            l.name, l.id, l.basis
+        );
     }
     if let Some(c) = &f.clarification {
-        let by = c.approved_by.as_deref().map(|a| format!(", approved by {a}")).unwrap_or_default();
-        let _ = writeln!(s, "  │  policy clarification: read as {}{by}: {}", c.class.as_str(), c.reason);
+        let by = c
+            .approved_by
+            .as_deref()
+            .map(|a| format!(", approved by {a}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  │  policy clarification: read as {}{by}: {}",
+            c.class.as_str(),
+            c.reason
+        );
     }
     if let Some(c) = &f.claim {
-        let clause = c.clause.as_deref().map(|c| format!("clause {c}: ")).unwrap_or_default();
+        let clause = c
+            .clause
+            .as_deref()
+            .map(|c| format!("clause {c}: "))
+            .unwrap_or_default();
         match &c.quote {
             Some(q) => {
                 let _ = writeln!(s, "  │  {clause}\"{q}\"");
@@ -59,10 +102,21 @@ pub fn finding_text(f: &Finding, colour: bool) -> String {
                 let _ = writeln!(s, "  │  {clause}{}", c.summary);
             }
         }
-        let _ = writeln!(s, "  │  source: {} ({}, read {})", c.source, c.confidence, c.read);
+        let _ = writeln!(
+            s,
+            "  │  source: {} ({}, read {})",
+            c.source, c.confidence, c.read
+        );
     }
     for d in &f.disagreeing_claims {
-        let _ = writeln!(s, "  │  disagreeing claim: {} — {} ({}, {})", d.class.as_str(), d.summary, d.confidence, d.source);
+        let _ = writeln!(
+            s,
+            "  │  disagreeing claim: {} — {} ({}, {})",
+            d.class.as_str(),
+            d.summary,
+            d.confidence,
+            d.source
+        );
     }
     for c in &f.conditions {
         let _ = writeln!(s, "  │  condition: {c}");

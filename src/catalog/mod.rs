@@ -32,20 +32,50 @@ pub const BUILTIN_ORIGIN: &str = "built-in catalog (catalog/licenses.toml)";
 /// License texts shipped so that LICENSE files can be recognised: `(file name, text)`. The
 /// texts are their owners' (see `catalog/texts/README.md`), not mlprov's license.
 pub const EMBEDDED_TEXTS: &[(&str, &str)] = &[
-    ("deepseek-license-1.0.LICENSE-MODEL.txt", include_str!("../../catalog/texts/deepseek-license-1.0.LICENSE-MODEL.txt")),
-    ("llama2.LICENSE.txt", include_str!("../../catalog/texts/llama2.LICENSE.txt")),
-    ("llama3.LICENSE.txt", include_str!("../../catalog/texts/llama3.LICENSE.txt")),
-    ("llama3_1.LICENSE.txt", include_str!("../../catalog/texts/llama3_1.LICENSE.txt")),
-    ("llama3_2.LICENSE.txt", include_str!("../../catalog/texts/llama3_2.LICENSE.txt")),
-    ("llama3_3.LICENSE.txt", include_str!("../../catalog/texts/llama3_3.LICENSE.txt")),
-    ("llama4.LICENSE.txt", include_str!("../../catalog/texts/llama4.LICENSE.txt")),
-    ("tongyi-qianwen.LICENSE.txt", include_str!("../../catalog/texts/tongyi-qianwen.LICENSE.txt")),
-    ("tongyi-qianwen-research.LICENSE.txt", include_str!("../../catalog/texts/tongyi-qianwen-research.LICENSE.txt")),
+    (
+        "deepseek-license-1.0.LICENSE-MODEL.txt",
+        include_str!("../../catalog/texts/deepseek-license-1.0.LICENSE-MODEL.txt"),
+    ),
+    (
+        "llama2.LICENSE.txt",
+        include_str!("../../catalog/texts/llama2.LICENSE.txt"),
+    ),
+    (
+        "llama3.LICENSE.txt",
+        include_str!("../../catalog/texts/llama3.LICENSE.txt"),
+    ),
+    (
+        "llama3_1.LICENSE.txt",
+        include_str!("../../catalog/texts/llama3_1.LICENSE.txt"),
+    ),
+    (
+        "llama3_2.LICENSE.txt",
+        include_str!("../../catalog/texts/llama3_2.LICENSE.txt"),
+    ),
+    (
+        "llama3_3.LICENSE.txt",
+        include_str!("../../catalog/texts/llama3_3.LICENSE.txt"),
+    ),
+    (
+        "llama4.LICENSE.txt",
+        include_str!("../../catalog/texts/llama4.LICENSE.txt"),
+    ),
+    (
+        "tongyi-qianwen.LICENSE.txt",
+        include_str!("../../catalog/texts/tongyi-qianwen.LICENSE.txt"),
+    ),
+    (
+        "tongyi-qianwen-research.LICENSE.txt",
+        include_str!("../../catalog/texts/tongyi-qianwen-research.LICENSE.txt"),
+    ),
 ];
 
 /// The text of an embedded license file, by file name.
 pub fn embedded_text(file: &str) -> Option<&'static str> {
-    EMBEDDED_TEXTS.iter().find(|(name, _)| *name == file).map(|(_, text)| *text)
+    EMBEDDED_TEXTS
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, text)| *text)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,10 +148,17 @@ impl std::str::FromStr for TermClass {
     /// Accepts `forbidden_other_llm`, `forbidden-other-llm`, any case.
     fn from_str(s: &str) -> Result<Self> {
         let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
-        TermClass::ALL.iter().copied().find(|c| c.as_str() == wanted).ok_or_else(|| {
-            let names: Vec<&str> = TermClass::ALL.iter().map(|c| c.as_str()).collect();
-            Error::usage(format!("unknown term class '{s}': expected one of {}", names.join(", ")))
-        })
+        TermClass::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == wanted)
+            .ok_or_else(|| {
+                let names: Vec<&str> = TermClass::ALL.iter().map(|c| c.as_str()).collect();
+                Error::usage(format!(
+                    "unknown term class '{s}': expected one of {}",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -160,7 +197,11 @@ impl std::str::FromStr for ClaimSubject {
             .iter()
             .copied()
             .find(|c| c.as_str() == wanted)
-            .ok_or_else(|| Error::usage(format!("unknown claim subject '{s}': expected one of outputs, weights")))
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "unknown claim subject '{s}': expected one of outputs, weights"
+                ))
+            })
     }
 }
 
@@ -282,8 +323,14 @@ impl LicenseEntry {
         let name = name.trim();
         self.id.eq_ignore_ascii_case(name)
             || self.hf_ids.iter().any(|h| h.eq_ignore_ascii_case(name))
-            || self.hf_license_names.iter().any(|h| h.eq_ignore_ascii_case(name))
-            || self.spdx.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(name))
+            || self
+                .hf_license_names
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+            || self
+                .spdx
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(name))
     }
 }
 
@@ -321,7 +368,10 @@ impl ModelAssignment {
         let Some(at) = at else { return true };
         let day_start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         let after_from = self.from.and_then(day_start).is_none_or(|from| at >= from);
-        let before_until = self.until.and_then(day_start).is_none_or(|until| at < until);
+        let before_until = self
+            .until
+            .and_then(day_start)
+            .is_none_or(|until| at < until);
         after_from && before_until
     }
 
@@ -332,7 +382,11 @@ impl ModelAssignment {
     /// Ranking key: exact before pattern, longer literal text first, revision-specific first.
     fn specificity(&self) -> (bool, std::cmp::Reverse<usize>, bool) {
         let literal = self.model.chars().filter(|&c| c != '*').count();
-        (self.is_pattern(), std::cmp::Reverse(literal), self.revision.is_none())
+        (
+            self.is_pattern(),
+            std::cmp::Reverse(literal),
+            self.revision.is_none(),
+        )
     }
 
     /// Whether a user assignment `self` replaces the built-in `other`: same vendor and channel,
@@ -386,7 +440,9 @@ impl Catalog {
         static BUILTIN: OnceLock<std::result::Result<Catalog, String>> = OnceLock::new();
         let parsed = BUILTIN.get_or_init(|| {
             let catalog = parse_catalog(BUILTIN_TOML, BUILTIN_ORIGIN, &|file| {
-                embedded_text(file).map(str::to_string).ok_or_else(|| "is not one of the embedded texts".to_string())
+                embedded_text(file)
+                    .map(str::to_string)
+                    .ok_or_else(|| "is not one of the embedded texts".to_string())
             })
             .map_err(|e| e.to_string())?;
             let problems = catalog.validate();
@@ -396,7 +452,9 @@ impl Catalog {
                 Err(format!("{BUILTIN_ORIGIN}: {}", problems.join("; ")))
             }
         });
-        parsed.clone().map_err(|e| Error::bad_record(BUILTIN_ORIGIN, "catalog", e))
+        parsed
+            .clone()
+            .map_err(|e| Error::bad_record(BUILTIN_ORIGIN, "catalog", e))
     }
 
     /// The built-in catalog with a user file of the same shape applied on top: a user entry
@@ -406,22 +464,31 @@ impl Catalog {
     /// A user `text_file` is read relative to the user file (or from the embedded texts).
     pub fn load_with_overrides(path: &Path) -> Result<Catalog> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read the license catalog file", e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(path, "read the license catalog file", e))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let user = parse_catalog(&text, &origin, &|file| {
             let candidate = dir.join(file);
             if candidate.is_file() {
-                std::fs::read_to_string(&candidate).map_err(|e| format!("cannot be read ({}): {e}", candidate.display()))
+                std::fs::read_to_string(&candidate)
+                    .map_err(|e| format!("cannot be read ({}): {e}", candidate.display()))
             } else {
                 embedded_text(file).map(str::to_string).ok_or_else(|| {
-                    format!("was not found next to the catalog file ({}) nor among the embedded texts", candidate.display())
+                    format!(
+                        "was not found next to the catalog file ({}) nor among the embedded texts",
+                        candidate.display()
+                    )
                 })
             }
         })?;
         let merged = Catalog::builtin()?.overridden_by(user);
         let problems = merged.validate();
         if !problems.is_empty() {
-            return Err(Error::bad_record(origin, "catalog (after applying it to the built-in catalog)", problems.join("; ")));
+            return Err(Error::bad_record(
+                origin,
+                "catalog (after applying it to the built-in catalog)",
+                problems.join("; "),
+            ));
         }
         Ok(merged)
     }
@@ -429,12 +496,17 @@ impl Catalog {
     /// `self` with `user` applied on top (see [`Catalog::load_with_overrides`]).
     pub fn overridden_by(mut self, user: Catalog) -> Catalog {
         for entry in user.licenses {
-            match self.licenses.iter().position(|l| l.id.eq_ignore_ascii_case(&entry.id)) {
+            match self
+                .licenses
+                .iter()
+                .position(|l| l.id.eq_ignore_ascii_case(&entry.id))
+            {
                 Some(i) => self.licenses[i] = entry,
                 None => self.licenses.push(entry),
             }
         }
-        self.models.retain(|builtin| !user.models.iter().any(|u| u.covers(builtin)));
+        self.models
+            .retain(|builtin| !user.models.iter().any(|u| u.covers(builtin)));
         let mut models = user.models;
         models.append(&mut self.models);
         self.models = models;
@@ -447,7 +519,9 @@ impl Catalog {
     /// [`Catalog::validate`].
     pub fn from_toml(text: &str, origin: &str) -> Result<Catalog> {
         parse_catalog(text, origin, &|file| {
-            embedded_text(file).map(str::to_string).ok_or_else(|| "is not one of the embedded texts".to_string())
+            embedded_text(file)
+                .map(str::to_string)
+                .ok_or_else(|| "is not one of the embedded texts".to_string())
         })
     }
 
@@ -462,14 +536,29 @@ impl Catalog {
         let by = |f: &dyn Fn(&LicenseEntry) -> bool| self.licenses.iter().find(|l| f(l));
         by(&|l| l.id.eq_ignore_ascii_case(id))
             .or_else(|| by(&|l| l.hf_ids.iter().any(|h| h.eq_ignore_ascii_case(id))))
-            .or_else(|| by(&|l| l.spdx.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(id))))
-            .or_else(|| by(&|l| l.hf_license_names.iter().any(|h| h.eq_ignore_ascii_case(id))))
+            .or_else(|| {
+                by(&|l| {
+                    l.spdx
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(id))
+                })
+            })
+            .or_else(|| {
+                by(&|l| {
+                    l.hf_license_names
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(id))
+                })
+            })
             .or_else(|| {
                 let (name, version) = id.rsplit_once('@')?;
                 let version = version.trim().trim_start_matches(['v', 'V']);
                 self.licenses.iter().find(|l| {
                     l.is_named(name)
-                        && l.version.as_deref().is_some_and(|v| v.trim_start_matches(['v', 'V']).eq_ignore_ascii_case(version))
+                        && l.version.as_deref().is_some_and(|v| {
+                            v.trim_start_matches(['v', 'V'])
+                                .eq_ignore_ascii_case(version)
+                        })
                 })
             })
     }
@@ -485,7 +574,11 @@ impl Catalog {
             return self
                 .licenses
                 .iter()
-                .find(|l| l.hf_license_names.iter().any(|h| h.eq_ignore_ascii_case(name)))
+                .find(|l| {
+                    l.hf_license_names
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(name))
+                })
                 .or_else(|| self.license(name));
         }
         self.licenses
@@ -533,14 +626,19 @@ impl Catalog {
     /// The entry whose shipped text has the same normalised digest as `text`.
     pub fn recognise(&self, text: &str) -> Option<&LicenseEntry> {
         let digest = recognise::text_digest(text);
-        self.licenses.iter().find(|l| l.text_digest.as_deref() == Some(digest.as_str()))
+        self.licenses
+            .iter()
+            .find(|l| l.text_digest.as_deref() == Some(digest.as_str()))
     }
 
     /// A claim by id (ignoring case).
     pub fn claim(&self, id: &str) -> Option<(&LicenseEntry, &TermClaim)> {
-        self.licenses
-            .iter()
-            .find_map(|l| l.claims.iter().find(|c| c.id.eq_ignore_ascii_case(id.trim())).map(|c| (l, c)))
+        self.licenses.iter().find_map(|l| {
+            l.claims
+                .iter()
+                .find(|c| c.id.eq_ignore_ascii_case(id.trim()))
+                .map(|c| (l, c))
+        })
     }
 
     /// Every problem with the catalog, one line each; empty when it is sound. Checks that every
@@ -572,13 +670,24 @@ impl Catalog {
                 check_year(eff, "effective date", &what, &mut problems);
             }
             match (&l.text_file, &l.text_digest) {
-                (Some(_), None) => problems.push(format!("{what}: text_file is set but no text digest was computed")),
-                (_, Some(d)) if !(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())) => {
-                    problems.push(format!("{what}: text_digest '{d}' is not 64 lowercase hex digits"))
+                (Some(_), None) => problems.push(format!(
+                    "{what}: text_file is set but no text digest was computed"
+                )),
+                (_, Some(d))
+                    if !(d.len() == 64
+                        && d.bytes()
+                            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())) =>
+                {
+                    problems.push(format!(
+                        "{what}: text_digest '{d}' is not 64 lowercase hex digits"
+                    ))
                 }
                 _ => {}
             }
-            for (kind, names) in [("hf_ids", &l.hf_ids), ("hf_license_names", &l.hf_license_names)] {
+            for (kind, names) in [
+                ("hf_ids", &l.hf_ids),
+                ("hf_license_names", &l.hf_license_names),
+            ] {
                 for name in names {
                     let key = (kind, name.trim().to_ascii_lowercase());
                     if key.1.is_empty() {
@@ -587,7 +696,9 @@ impl Catalog {
                     }
                     match seen_hf.iter().find(|(k, _)| *k == key) {
                         Some((_, owner)) if !owner.eq_ignore_ascii_case(&l.id) => {
-                            problems.push(format!("{what}: {kind} value '{name}' is also used by license '{owner}'"))
+                            problems.push(format!(
+                                "{what}: {kind} value '{name}' is also used by license '{owner}'"
+                            ))
                         }
                         Some(_) => {}
                         None => seen_hf.push((key, l.id.clone())),
@@ -617,20 +728,32 @@ impl Catalog {
                 check_source(&c.source, &what, &mut problems);
                 check_read(c.read, today, &what, &mut problems);
                 if c.exempt_family.is_some() && c.class != TermClass::ForbiddenOtherLlm {
-                    problems.push(format!("{what}: exempt_family is only meaningful for class forbidden_other_llm"));
+                    problems.push(format!(
+                        "{what}: exempt_family is only meaningful for class forbidden_other_llm"
+                    ));
                 }
-                if c.exempt_family.as_deref().is_some_and(|f| f.trim().is_empty()) {
+                if c.exempt_family
+                    .as_deref()
+                    .is_some_and(|f| f.trim().is_empty())
+                {
                     problems.push(format!("{what}: exempt_family is empty"));
                 }
-                if c.internal_exception.is_some() && !matches!(c.class, TermClass::ForbiddenCompeting | TermClass::InternalOnly) {
+                if c.internal_exception.is_some()
+                    && !matches!(
+                        c.class,
+                        TermClass::ForbiddenCompeting | TermClass::InternalOnly
+                    )
+                {
                     problems.push(format!("{what}: internal_exception is only meaningful for forbidden_competing or internal_only"));
                 }
                 for cond in &c.conditions {
                     let empty = match cond {
-                        Condition::NamePrefix { prefix: t } | Condition::Attribution { text: t } | Condition::Other { text: t } => {
-                            t.trim().is_empty()
-                        }
-                        Condition::UserLimit { monthly_active_users } => *monthly_active_users == 0,
+                        Condition::NamePrefix { prefix: t }
+                        | Condition::Attribution { text: t }
+                        | Condition::Other { text: t } => t.trim().is_empty(),
+                        Condition::UserLimit {
+                            monthly_active_users,
+                        } => *monthly_active_users == 0,
                         Condition::PassThroughRestrictions | Condition::IncludeLicenseCopy => false,
                     };
                     if empty {
@@ -641,18 +764,38 @@ impl Catalog {
         }
 
         for (i, m) in self.models.iter().enumerate() {
-            let what = format!("model assignment #{} ({}/{}, {})", i + 1, m.vendor, m.model, m.channel);
-            if m.vendor.trim().is_empty() || m.vendor.contains(['/', '*']) || m.vendor.contains(char::is_whitespace) {
-                problems.push(format!("{what}: vendor must be a plain name (no '/', '*' or spaces)"));
+            let what = format!(
+                "model assignment #{} ({}/{}, {})",
+                i + 1,
+                m.vendor,
+                m.model,
+                m.channel
+            );
+            if m.vendor.trim().is_empty()
+                || m.vendor.contains(['/', '*'])
+                || m.vendor.contains(char::is_whitespace)
+            {
+                problems.push(format!(
+                    "{what}: vendor must be a plain name (no '/', '*' or spaces)"
+                ));
             }
             if m.model.trim().is_empty() || m.model.contains(char::is_whitespace) {
-                problems.push(format!("{what}: model must be a name or pattern without spaces"));
+                problems.push(format!(
+                    "{what}: model must be a name or pattern without spaces"
+                ));
             }
             if m.family.trim().is_empty() {
                 problems.push(format!("{what}: no family"));
             }
-            if !self.licenses.iter().any(|l| l.id.eq_ignore_ascii_case(&m.license)) {
-                problems.push(format!("{what}: license '{}' is not in the catalog", m.license));
+            if !self
+                .licenses
+                .iter()
+                .any(|l| l.id.eq_ignore_ascii_case(&m.license))
+            {
+                problems.push(format!(
+                    "{what}: license '{}' is not in the catalog",
+                    m.license
+                ));
             }
             check_source(&m.source, &what, &mut problems);
             check_read(m.read, today, &what, &mut problems);
@@ -663,7 +806,9 @@ impl Catalog {
             }
             if let (Some(from), Some(until)) = (m.from, m.until) {
                 if from >= until {
-                    problems.push(format!("{what}: from ({from}) must be before until ({until})"));
+                    problems.push(format!(
+                        "{what}: from ({from}) must be before until ({until})"
+                    ));
                 }
             }
         }
@@ -749,12 +894,16 @@ fn check_id(id: &str, what: &str, problems: &mut Vec<String>) {
     if id.trim().is_empty() {
         problems.push(format!("{what}: no id"));
     } else if id.contains(char::is_whitespace) || id.contains(['@', '/']) {
-        problems.push(format!("{what}: the id must not contain spaces, '@' or '/'"));
+        problems.push(format!(
+            "{what}: the id must not contain spaces, '@' or '/'"
+        ));
     }
 }
 
 fn is_http_url(s: &str) -> bool {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
     match rest {
         Some(rest) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -779,7 +928,9 @@ fn earliest_read() -> NaiveDate {
 
 fn check_read(read: NaiveDate, today: NaiveDate, what: &str, problems: &mut Vec<String>) {
     if read < earliest_read() {
-        problems.push(format!("{what}: no plausible read date ({read}); record the date the source was read"));
+        problems.push(format!(
+            "{what}: no plausible read date ({read}); record the date the source was read"
+        ));
     } else if read > today + chrono::Days::new(1) {
         problems.push(format!("{what}: read date {read} is in the future"));
     }
@@ -865,7 +1016,9 @@ impl Problems {
 
     fn into_result<T>(self, origin: &str, value: T) -> Result<T> {
         let mut list = self.list.into_iter();
-        let Some((record, reason)) = list.next() else { return Ok(value) };
+        let Some((record, reason)) = list.next() else {
+            return Ok(value);
+        };
         let mut reason = reason;
         for (r, why) in list.take(20) {
             reason.push_str(&format!("\n  also: record {r}: {why}"));
@@ -877,20 +1030,33 @@ impl Problems {
 type TextLoader<'a> = dyn Fn(&str) -> std::result::Result<String, String> + 'a;
 
 fn parse_catalog(text: &str, origin: &str, load_text: &TextLoader) -> Result<Catalog> {
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| Error::bad_record(origin, "catalog", format!("not valid TOML: {}", e.to_string().trim_end())))?;
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        Error::bad_record(
+            origin,
+            "catalog",
+            format!("not valid TOML: {}", e.to_string().trim_end()),
+        )
+    })?;
     let mut problems = Problems { list: Vec::new() };
 
     if let Some(v) = table.remove("schema_version") {
         if v.as_integer() != Some(1) {
-            problems.push("catalog", format!("schema_version {} is not supported (this mlprov reads version 1)", value_text(&v)));
+            problems.push(
+                "catalog",
+                format!(
+                    "schema_version {} is not supported (this mlprov reads version 1)",
+                    value_text(&v)
+                ),
+            );
         }
     }
     let licenses = take_array(&mut table, "licenses", origin)?;
     let models = take_array(&mut table, "models", origin)?;
     if let Some(key) = table.keys().next() {
-        problems.push("catalog", format!("unknown top-level key '{key}' (expected schema_version, licenses, models)"));
+        problems.push(
+            "catalog",
+            format!("unknown top-level key '{key}' (expected schema_version, licenses, models)"),
+        );
     }
 
     let mut catalog = Catalog::default();
@@ -904,7 +1070,11 @@ fn parse_catalog(text: &str, origin: &str, load_text: &TextLoader) -> Result<Cat
             }
         };
         if let Some(entry) = convert_license(raw, &record, load_text, &mut problems) {
-            if catalog.licenses.iter().any(|l| l.id.eq_ignore_ascii_case(&entry.id)) {
+            if catalog
+                .licenses
+                .iter()
+                .any(|l| l.id.eq_ignore_ascii_case(&entry.id))
+            {
                 problems.push(&record, "another entry in this file has the same id");
             }
             catalog.licenses.push(entry);
@@ -933,7 +1103,10 @@ fn take_array(table: &mut toml::Table, key: &str, origin: &str) -> Result<Vec<to
         Some(other) => Err(Error::bad_record(
             origin,
             "catalog",
-            format!("'{key}' must be an array of tables ([[{key}]]), not a {}", other.type_str()),
+            format!(
+                "'{key}' must be an array of tables ([[{key}]]), not a {}",
+                other.type_str()
+            ),
         )),
     }
 }
@@ -947,7 +1120,13 @@ fn record_name(kind: &str, value: &toml::Value, key: &str, index: usize) -> Stri
 
 fn model_record_name(value: &toml::Value, index: usize) -> String {
     let get = |k: &str| value.get(k).and_then(toml::Value::as_str).unwrap_or("?");
-    format!("model assignment #{} ({}/{}, {})", index + 1, get("vendor"), get("model"), get("channel"))
+    format!(
+        "model assignment #{} ({}/{}, {})",
+        index + 1,
+        get("vendor"),
+        get("model"),
+        get("channel")
+    )
 }
 
 /// A TOML value for an error message (the `toml` crate is built without its display feature).
@@ -974,32 +1153,61 @@ fn required<T>(value: Option<T>, field: &str, record: &str, problems: &mut Probl
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    value
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
-fn parse_confidence(value: Option<String>, record: &str, problems: &mut Problems) -> Option<Confidence> {
+fn parse_confidence(
+    value: Option<String>,
+    record: &str,
+    problems: &mut Problems,
+) -> Option<Confidence> {
     let text = required(value, "confidence", record, problems)?;
     text.parse::<Confidence>()
-        .map_err(|_| problems.push(record, format!("confidence '{text}' is not one of primary, secondary, unverified")))
+        .map_err(|_| {
+            problems.push(
+                record,
+                format!("confidence '{text}' is not one of primary, secondary, unverified"),
+            )
+        })
         .ok()
 }
 
-fn parse_date(value: Option<toml::Value>, field: &str, record: &str, problems: &mut Problems) -> Option<NaiveDate> {
+fn parse_date(
+    value: Option<toml::Value>,
+    field: &str,
+    record: &str,
+    problems: &mut Problems,
+) -> Option<NaiveDate> {
     let value = value?;
     let parsed = match &value {
-        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => dt
-            .date
-            .and_then(|d| NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))),
+        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => {
+            dt.date.and_then(|d| {
+                NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+            })
+        }
         toml::Value::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
         _ => None,
     };
     if parsed.is_none() {
-        problems.push(record, format!("{field} = {} is not a date such as 2026-11-23", value_text(&value)));
+        problems.push(
+            record,
+            format!(
+                "{field} = {} is not a date such as 2026-11-23",
+                value_text(&value)
+            ),
+        );
     }
     parsed
 }
 
-fn convert_license(raw: RawLicense, record: &str, load_text: &TextLoader, problems: &mut Problems) -> Option<LicenseEntry> {
+fn convert_license(
+    raw: RawLicense,
+    record: &str,
+    load_text: &TextLoader,
+    problems: &mut Problems,
+) -> Option<LicenseEntry> {
     let id = required(non_empty(raw.id), "id", record, problems);
     let name = required(non_empty(raw.name), "name", record, problems);
     let source = required(non_empty(raw.source), "source", record, problems);
@@ -1046,8 +1254,16 @@ fn convert_license(raw: RawLicense, record: &str, load_text: &TextLoader, proble
         text_file,
         text_digest,
         spdx: non_empty(raw.spdx),
-        hf_ids: raw.hf_ids.into_iter().map(|s| s.trim().to_string()).collect(),
-        hf_license_names: raw.hf_license_names.into_iter().map(|s| s.trim().to_string()).collect(),
+        hf_ids: raw
+            .hf_ids
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .collect(),
+        hf_license_names: raw
+            .hf_license_names
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .collect(),
         claims,
     })
 }
@@ -1055,10 +1271,15 @@ fn convert_license(raw: RawLicense, record: &str, load_text: &TextLoader, proble
 fn convert_claim(raw: RawClaim, record: &str, problems: &mut Problems) -> Option<TermClaim> {
     let id = required(non_empty(raw.id), "id", record, problems);
     let subject = required(raw.subject, "subject", record, problems).and_then(|s| {
-        s.parse::<ClaimSubject>().map_err(|e| problems.push(record, e.to_string())).ok()
+        s.parse::<ClaimSubject>()
+            .map_err(|e| problems.push(record, e.to_string()))
+            .ok()
     });
-    let class = required(raw.class, "class", record, problems)
-        .and_then(|s| s.parse::<TermClass>().map_err(|e| problems.push(record, e.to_string())).ok());
+    let class = required(raw.class, "class", record, problems).and_then(|s| {
+        s.parse::<TermClass>()
+            .map_err(|e| problems.push(record, e.to_string()))
+            .ok()
+    });
     let summary = required(non_empty(raw.summary), "summary", record, problems);
     let source = required(non_empty(raw.source), "source", record, problems);
     let read_raw = required(raw.read, "read", record, problems);
@@ -1068,7 +1289,10 @@ fn convert_claim(raw: RawClaim, record: &str, problems: &mut Problems) -> Option
     for (i, value) in raw.conditions.into_iter().enumerate() {
         match value.try_into::<Condition>() {
             Ok(c) => conditions.push(c),
-            Err(e) => problems.push(record, format!("condition #{}: {}", i + 1, serde_message(&e))),
+            Err(e) => problems.push(
+                record,
+                format!("condition #{}: {}", i + 1, serde_message(&e)),
+            ),
         }
     }
     Some(TermClaim {
@@ -1133,8 +1357,17 @@ mod tests {
         Some(Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap())
     }
 
-    fn licenses_of(c: &Catalog, vendor: &str, model: &str, channel: Channel, when: Option<DateTime<Utc>>) -> Vec<String> {
-        c.assignments(vendor, model, None, channel, when).iter().map(|a| a.license.clone()).collect()
+    fn licenses_of(
+        c: &Catalog,
+        vendor: &str,
+        model: &str,
+        channel: Channel,
+        when: Option<DateTime<Utc>>,
+    ) -> Vec<String> {
+        c.assignments(vendor, model, None, channel, when)
+            .iter()
+            .map(|a| a.license.clone())
+            .collect()
     }
 
     #[test]
@@ -1145,25 +1378,56 @@ mod tests {
         assert!(c.models.len() >= 30, "{} assignments", c.models.len());
         for l in &c.licenses {
             assert!(!l.claims.is_empty(), "{} has no claims", l.id);
-            assert!(l.claims_about(ClaimSubject::Outputs).next().is_some(), "{} has no outputs claim", l.id);
+            assert!(
+                l.claims_about(ClaimSubject::Outputs).next().is_some(),
+                "{} has no outputs claim",
+                l.id
+            );
         }
         // Every Hub id licenses.md lists (except `other`) resolves.
         for hf in [
-            "llama2", "llama3", "llama3.1", "llama3.2", "llama3.3", "llama4", "gemma", "grok2-community",
-            "bigscience-openrail-m", "bigscience-bloom-rail-1.0", "creativeml-openrail-m", "openrail++",
-            "cc-by-nc-4.0", "mit", "apache-2.0",
+            "llama2",
+            "llama3",
+            "llama3.1",
+            "llama3.2",
+            "llama3.3",
+            "llama4",
+            "gemma",
+            "grok2-community",
+            "bigscience-openrail-m",
+            "bigscience-bloom-rail-1.0",
+            "creativeml-openrail-m",
+            "openrail++",
+            "cc-by-nc-4.0",
+            "mit",
+            "apache-2.0",
         ] {
             assert!(c.resolve_hf(hf, None).is_some(), "hub id {hf}");
         }
-        for name in ["deepseek", "tongyi-qianwen", "qwen", "qwen-research", "mrl", "mnpl"] {
-            assert!(c.resolve_hf("other", Some(name)).is_some(), "license_name {name}");
+        for name in [
+            "deepseek",
+            "tongyi-qianwen",
+            "qwen",
+            "qwen-research",
+            "mrl",
+            "mnpl",
+        ] {
+            assert!(
+                c.resolve_hf("other", Some(name)).is_some(),
+                "license_name {name}"
+            );
         }
     }
 
     #[test]
     fn classes_and_confidence_follow_licenses_md() {
         let c = builtin();
-        let class = |claim: &str| c.claim(claim).unwrap_or_else(|| panic!("claim {claim}")).1.class;
+        let class = |claim: &str| {
+            c.claim(claim)
+                .unwrap_or_else(|| panic!("claim {claim}"))
+                .1
+                .class
+        };
         let conf = |claim: &str| c.claim(claim).unwrap().1.confidence;
         use TermClass::*;
         assert_eq!(class("deepseek-1.0/outputs"), Conditional);
@@ -1172,24 +1436,59 @@ mod tests {
         for v in ["llama3.1", "llama3.2", "llama3.3", "llama4"] {
             assert_eq!(class(&format!("{v}/outputs")), Conditional, "{v}");
             let (_, claim) = c.claim(&format!("{v}/outputs")).unwrap();
-            assert!(claim.conditions.contains(&Condition::NamePrefix { prefix: "Llama".into() }));
-            assert!(claim.conditions.contains(&Condition::Attribution { text: "Built with Llama".into() }));
+            assert!(claim.conditions.contains(&Condition::NamePrefix {
+                prefix: "Llama".into()
+            }));
+            assert!(claim.conditions.contains(&Condition::Attribution {
+                text: "Built with Llama".into()
+            }));
             assert!(claim.conditions.contains(&Condition::IncludeLicenseCopy));
-            assert!(claim.conditions.contains(&Condition::UserLimit { monthly_active_users: 700_000_000 }));
+            assert!(claim.conditions.contains(&Condition::UserLimit {
+                monthly_active_users: 700_000_000
+            }));
             assert!(c.license(v).unwrap().text_file.is_some());
         }
         let (_, l3) = c.claim("llama3/outputs").unwrap();
-        assert!(l3.conditions.contains(&Condition::NamePrefix { prefix: "Llama 3".into() }));
-        assert!(l3.conditions.contains(&Condition::Attribution { text: "Built with Meta Llama 3".into() }));
+        assert!(l3.conditions.contains(&Condition::NamePrefix {
+            prefix: "Llama 3".into()
+        }));
+        assert!(l3.conditions.contains(&Condition::Attribution {
+            text: "Built with Meta Llama 3".into()
+        }));
         assert_eq!(l3.exempt_family.as_deref(), Some("llama3"));
-        assert_eq!(c.claim("llama2/outputs").unwrap().1.exempt_family.as_deref(), Some("llama2"));
-        assert_eq!(c.claim("llama2/outputs").unwrap().1.clause.as_deref(), Some("1.b.v"));
+        assert_eq!(
+            c.claim("llama2/outputs")
+                .unwrap()
+                .1
+                .exempt_family
+                .as_deref(),
+            Some("llama2")
+        );
+        assert_eq!(
+            c.claim("llama2/outputs").unwrap().1.clause.as_deref(),
+            Some("1.b.v")
+        );
         assert_eq!(class("gemma/outputs"), Conditional);
-        assert!(c.claim("gemma/outputs").unwrap().1.conditions.contains(&Condition::PassThroughRestrictions));
+        assert!(c
+            .claim("gemma/outputs")
+            .unwrap()
+            .1
+            .conditions
+            .contains(&Condition::PassThroughRestrictions));
         assert_eq!(class("tongyi-qianwen/outputs"), ForbiddenOtherLlm);
-        assert_eq!(class("tongyi-qianwen-research/outputs-non-commercial"), NonCommercial);
+        assert_eq!(
+            class("tongyi-qianwen-research/outputs-non-commercial"),
+            NonCommercial
+        );
         assert_eq!(class("qwen/outputs"), Conditional);
-        assert!(c.claim("qwen/outputs").unwrap().1.conditions.contains(&Condition::Attribution { text: "Built with Qwen".into() }));
+        assert!(c
+            .claim("qwen/outputs")
+            .unwrap()
+            .1
+            .conditions
+            .contains(&Condition::Attribution {
+                text: "Built with Qwen".into()
+            }));
         assert_eq!(conf("qwen/outputs"), Confidence::Secondary);
         assert_eq!(class("qwen-research/outputs"), NonCommercial);
         assert_eq!(class("mrl-0.1/outputs"), NonCommercial);
@@ -1197,19 +1496,41 @@ mod tests {
         assert_eq!(conf("mnpl-0.1/outputs"), Confidence::Unverified);
         let (_, openai) = c.claim("openai-services/outputs").unwrap();
         assert_eq!(openai.class, ForbiddenCompeting);
-        assert!(openai.internal_exception.as_deref().unwrap().contains("classif"));
+        assert!(openai
+            .internal_exception
+            .as_deref()
+            .unwrap()
+            .contains("classif"));
         assert_eq!(class("anthropic-commercial/outputs"), ForbiddenCompeting);
         let (_, aup) = c.claim("anthropic-aup/outputs").unwrap();
-        assert_eq!((aup.class, aup.exempt_family.as_deref()), (ForbiddenOtherLlm, None));
+        assert_eq!(
+            (aup.class, aup.exempt_family.as_deref()),
+            (ForbiddenOtherLlm, None)
+        );
         assert_eq!(class("gemini-api/outputs"), ForbiddenCompeting);
         assert_eq!(class("xai-tos/outputs"), ForbiddenCompeting);
-        assert_eq!(c.claim("grok2-community/outputs").unwrap().1.exempt_family.as_deref(), Some("grok2"));
+        assert_eq!(
+            c.claim("grok2-community/outputs")
+                .unwrap()
+                .1
+                .exempt_family
+                .as_deref(),
+            Some("grok2")
+        );
         assert_eq!(class("nvidia-open-model/outputs"), Allowed);
         assert_eq!(class("cc-by-nc-4.0/weights"), NonCommercial);
         assert_eq!(class("deepseek-api/outputs"), Allowed);
         assert_eq!(conf("deepseek-api/outputs"), Confidence::Secondary);
-        assert_eq!(conf("microsoft-research-license/outputs"), Confidence::Unverified);
-        for id in ["bigscience-openrail-m", "bloom-rail-1.0", "creativeml-openrail-m", "openrail++"] {
+        assert_eq!(
+            conf("microsoft-research-license/outputs"),
+            Confidence::Unverified
+        );
+        for id in [
+            "bigscience-openrail-m",
+            "bloom-rail-1.0",
+            "creativeml-openrail-m",
+            "openrail++",
+        ] {
             assert_eq!(class(&format!("{id}/outputs")), Conditional, "{id}");
         }
     }
@@ -1219,8 +1540,12 @@ mod tests {
         let c = builtin();
         let r1 = c.license("deepseek-r1-mit").unwrap();
         let outputs: Vec<&TermClaim> = r1.claims_about(ClaimSubject::Outputs).collect();
-        assert!(outputs.iter().any(|cl| cl.class == TermClass::Allowed && cl.confidence == Confidence::Primary
-            && cl.quote.as_deref().is_some_and(|q| q.contains("distillation for training other LLMs"))));
+        assert!(outputs.iter().any(|cl| cl.class == TermClass::Allowed
+            && cl.confidence == Confidence::Primary
+            && cl
+                .quote
+                .as_deref()
+                .is_some_and(|q| q.contains("distillation for training other LLMs"))));
         let atlas = outputs
             .iter()
             .find(|cl| cl.class == TermClass::ForbiddenOtherLlm)
@@ -1230,12 +1555,18 @@ mod tests {
         assert!(atlas.note.as_deref().unwrap().contains("exact page"));
 
         let ds = c.license("deepseek-1.0").unwrap();
-        let classes: Vec<(TermClass, Confidence)> = ds.claims_about(ClaimSubject::Outputs).map(|cl| (cl.class, cl.confidence)).collect();
+        let classes: Vec<(TermClass, Confidence)> = ds
+            .claims_about(ClaimSubject::Outputs)
+            .map(|cl| (cl.class, cl.confidence))
+            .collect();
         assert!(classes.contains(&(TermClass::Conditional, Confidence::Primary)));
         assert!(classes.contains(&(TermClass::InternalOnly, Confidence::Secondary)));
 
         // Anthropic: two entries, both assigned to the API.
-        assert_ne!(c.license("anthropic-commercial").unwrap().id, c.license("anthropic-aup").unwrap().id);
+        assert_ne!(
+            c.license("anthropic-commercial").unwrap().id,
+            c.license("anthropic-aup").unwrap().id
+        );
     }
 
     #[test]
@@ -1245,24 +1576,57 @@ mod tests {
         let names: Vec<&str> = classes.iter().map(|c| c.as_str()).collect();
         assert_eq!(
             names,
-            ["allowed", "conditional", "internal_only", "forbidden_competing", "non_commercial", "forbidden_other_llm"]
+            [
+                "allowed",
+                "conditional",
+                "internal_only",
+                "forbidden_competing",
+                "non_commercial",
+                "forbidden_other_llm"
+            ]
         );
-        assert_eq!("forbidden-other-llm".parse::<TermClass>().unwrap(), TermClass::ForbiddenOtherLlm);
-        assert!("sometimes".parse::<TermClass>().unwrap_err().to_string().contains("expected one of"));
-        assert_eq!(serde_json::to_string(&TermClass::InternalOnly).unwrap(), "\"internal_only\"");
+        assert_eq!(
+            "forbidden-other-llm".parse::<TermClass>().unwrap(),
+            TermClass::ForbiddenOtherLlm
+        );
+        assert!("sometimes"
+            .parse::<TermClass>()
+            .unwrap_err()
+            .to_string()
+            .contains("expected one of"));
+        assert_eq!(
+            serde_json::to_string(&TermClass::InternalOnly).unwrap(),
+            "\"internal_only\""
+        );
     }
 
     #[test]
     fn conditions_read_from_toml_and_describe_themselves() {
-        let v: toml::Value = "c = { kind = \"user_limit\", monthly_active_users = 700000000 }".parse::<toml::Table>().unwrap()["c"].clone();
+        let v: toml::Value = "c = { kind = \"user_limit\", monthly_active_users = 700000000 }"
+            .parse::<toml::Table>()
+            .unwrap()["c"]
+            .clone();
         let cond: Condition = v.try_into().unwrap();
-        assert_eq!(cond, Condition::UserLimit { monthly_active_users: 700_000_000 });
+        assert_eq!(
+            cond,
+            Condition::UserLimit {
+                monthly_active_users: 700_000_000
+            }
+        );
         assert!(cond.describe().contains("700 million"));
-        assert!(Condition::NamePrefix { prefix: "Llama".into() }.describe().contains("\"Llama\""));
+        assert!(Condition::NamePrefix {
+            prefix: "Llama".into()
+        }
+        .describe()
+        .contains("\"Llama\""));
         assert_eq!(human_count(1_234_567), "1,234,567");
-        let bad: toml::Value = "c = { kind = \"name_prefix\", prefix = \"L\", extra = 1 }".parse::<toml::Table>().unwrap()["c"].clone();
+        let bad: toml::Value = "c = { kind = \"name_prefix\", prefix = \"L\", extra = 1 }"
+            .parse::<toml::Table>()
+            .unwrap()["c"]
+            .clone();
         assert!(bad.try_into::<Condition>().is_err());
-        let unknown: toml::Value = "c = { kind = \"royalty\" }".parse::<toml::Table>().unwrap()["c"].clone();
+        let unknown: toml::Value =
+            "c = { kind = \"royalty\" }".parse::<toml::Table>().unwrap()["c"].clone();
         assert!(unknown.try_into::<Condition>().is_err());
     }
 
@@ -1301,7 +1665,10 @@ mod tests {
 
     #[test]
     fn validate_reports_missing_source_and_read_date_on_entries_and_claims() {
-        let ok = Catalog { licenses: vec![sample_entry()], models: vec![] };
+        let ok = Catalog {
+            licenses: vec![sample_entry()],
+            models: vec![],
+        };
         assert_eq!(ok.validate(), Vec::<String>::new());
 
         let mut bad = sample_entry();
@@ -1309,12 +1676,19 @@ mod tests {
         bad.read = NaiveDate::MIN;
         bad.claims[0].source = "example.com/no-scheme".into();
         bad.claims[0].read = NaiveDate::from_ymd_opt(2099, 1, 1).unwrap();
-        let problems = Catalog { licenses: vec![bad], models: vec![] }.validate();
+        let problems = Catalog {
+            licenses: vec![bad],
+            models: vec![],
+        }
+        .validate();
         let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
         assert!(has("license 'x': no source"), "{problems:#?}");
         assert!(has("license 'x': no plausible read date"), "{problems:#?}");
         assert!(has("claim 'x/outputs' of license 'x': source 'example.com/no-scheme' is not an http(s) URL"), "{problems:#?}");
-        assert!(has("claim 'x/outputs' of license 'x': read date 2099-01-01 is in the future"), "{problems:#?}");
+        assert!(
+            has("claim 'x/outputs' of license 'x': read date 2099-01-01 is in the future"),
+            "{problems:#?}"
+        );
 
         let mut no_claims = sample_entry();
         no_claims.claims.clear();
@@ -1334,15 +1708,31 @@ mod tests {
             read: NaiveDate::MIN,
             note: None,
         };
-        let problems = Catalog { licenses: vec![no_claims, dup], models: vec![model] }.validate();
+        let problems = Catalog {
+            licenses: vec![no_claims, dup],
+            models: vec![model],
+        }
+        .validate();
         let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
         assert!(has("license 'x': no claims"), "{problems:#?}");
-        assert!(has("the id is used by more than one entry"), "{problems:#?}");
+        assert!(
+            has("the id is used by more than one entry"),
+            "{problems:#?}"
+        );
         assert!(has("must start with 'x/'"), "{problems:#?}");
         assert!(has("license 'nope' is not in the catalog"), "{problems:#?}");
-        assert!(has("from (2025-01-01) must be before until"), "{problems:#?}");
-        assert!(has("model assignment #1 (v/m*, weights): no source"), "{problems:#?}");
-        assert!(has("model assignment #1 (v/m*, weights): no plausible read date"), "{problems:#?}");
+        assert!(
+            has("from (2025-01-01) must be before until"),
+            "{problems:#?}"
+        );
+        assert!(
+            has("model assignment #1 (v/m*, weights): no source"),
+            "{problems:#?}"
+        );
+        assert!(
+            has("model assignment #1 (v/m*, weights): no plausible read date"),
+            "{problems:#?}"
+        );
     }
 
     const MINIMAL: &str = r#"
@@ -1365,45 +1755,99 @@ confidence = "primary"
 
     #[test]
     fn a_file_missing_source_read_or_confidence_is_rejected_naming_entry_and_field() {
-        assert_eq!(Catalog::from_toml(MINIMAL, "user.toml").unwrap().validate(), Vec::<String>::new());
+        assert_eq!(
+            Catalog::from_toml(MINIMAL, "user.toml").unwrap().validate(),
+            Vec::<String>::new()
+        );
         // Drop each provenance field once on the entry (first occurrence) and once on the claim
         // (second occurrence).
         for field in ["source = ", "read = ", "confidence = "] {
             for (occurrence, record) in [(0, "license 'x'"), (1, "claim 'x/outputs'")] {
                 let mut lines: Vec<&str> = MINIMAL.lines().collect();
-                let idx = lines.iter().enumerate().filter(|(_, l)| l.starts_with(field)).nth(occurrence).unwrap().0;
+                let idx = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.starts_with(field))
+                    .nth(occurrence)
+                    .unwrap()
+                    .0;
                 lines.remove(idx);
-                let err = Catalog::from_toml(&lines.join("\n"), "user.toml").unwrap_err().to_string();
+                let err = Catalog::from_toml(&lines.join("\n"), "user.toml")
+                    .unwrap_err()
+                    .to_string();
                 let name = field.trim_end_matches(" = ");
                 assert!(err.contains("user.toml"), "{err}");
                 assert!(err.contains(record), "{field} on {record}: {err}");
-                assert!(err.contains(&format!("missing required field '{name}'")), "{err}");
+                assert!(
+                    err.contains(&format!("missing required field '{name}'")),
+                    "{err}"
+                );
             }
         }
-        let err = Catalog::from_toml(&MINIMAL.replace("\"primary\"", "\"sure\""), "u.toml").unwrap_err().to_string();
+        let err = Catalog::from_toml(&MINIMAL.replace("\"primary\"", "\"sure\""), "u.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("confidence 'sure'"), "{err}");
-        let err = Catalog::from_toml(&MINIMAL.replace("read = 2026-11-01", "read = \"yesterday\""), "u.toml").unwrap_err().to_string();
+        let err = Catalog::from_toml(
+            &MINIMAL.replace("read = 2026-11-01", "read = \"yesterday\""),
+            "u.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not a date"), "{err}");
-        let err = Catalog::from_toml(&MINIMAL.replace("class = \"allowed\"", "class = \"maybe\""), "u.toml").unwrap_err().to_string();
-        assert!(err.contains("claim 'x/outputs'") && err.contains("maybe"), "{err}");
-        let err = Catalog::from_toml(&MINIMAL.replace("summary = ", "sumary = "), "u.toml").unwrap_err().to_string();
+        let err = Catalog::from_toml(
+            &MINIMAL.replace("class = \"allowed\"", "class = \"maybe\""),
+            "u.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("claim 'x/outputs'") && err.contains("maybe"),
+            "{err}"
+        );
+        let err = Catalog::from_toml(&MINIMAL.replace("summary = ", "sumary = "), "u.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sumary"), "{err}");
-        let err = Catalog::from_toml(&format!("{MINIMAL}\n[[models]]\nvendor = \"v\"\nmodel = \"m\"\n"), "u.toml").unwrap_err().to_string();
-        assert!(err.contains("model assignment #1 (v/m, ?)") && err.contains("channel"), "{err}");
+        let err = Catalog::from_toml(
+            &format!("{MINIMAL}\n[[models]]\nvendor = \"v\"\nmodel = \"m\"\n"),
+            "u.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("model assignment #1 (v/m, ?)") && err.contains("channel"),
+            "{err}"
+        );
     }
 
     #[test]
     fn arbitrary_input_never_panics() {
         for junk in [
-            "", "=", "[[licenses]]", "licenses = 3", "[[licenses]]\nclaims = 5", "[[licenses]]\nid = 5",
-            "[[licenses]]\n[[licenses.claims]]\nconditions = [1, \"a\", {kind = 3}]", "models = [1, 2]",
-            "[[models]]\nfrom = 1979-05-27T07:32:00Z", "schema_version = 2", "other = 1", "\u{0}", "[[licenses]]\nread = 9999-12-31",
+            "",
+            "=",
+            "[[licenses]]",
+            "licenses = 3",
+            "[[licenses]]\nclaims = 5",
+            "[[licenses]]\nid = 5",
+            "[[licenses]]\n[[licenses.claims]]\nconditions = [1, \"a\", {kind = 3}]",
+            "models = [1, 2]",
+            "[[models]]\nfrom = 1979-05-27T07:32:00Z",
+            "schema_version = 2",
+            "other = 1",
+            "\u{0}",
+            "[[licenses]]\nread = 9999-12-31",
             "[[licenses]]\nhf_ids = [1]",
         ] {
             let _ = Catalog::from_toml(junk, "junk.toml");
         }
-        assert!(Catalog::from_toml("", "empty.toml").unwrap().licenses.is_empty());
-        let err = Catalog::from_toml("schema_version = 2", "s.toml").unwrap_err().to_string();
+        assert!(Catalog::from_toml("", "empty.toml")
+            .unwrap()
+            .licenses
+            .is_empty());
+        let err = Catalog::from_toml("schema_version = 2", "s.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("schema_version 2"), "{err}");
     }
 
@@ -1417,26 +1861,45 @@ confidence = "primary"
             .filter(|n| n.ends_with(".txt"))
             .collect();
         files.sort();
-        assert_eq!(files.len(), EMBEDDED_TEXTS.len(), "every catalog/texts/*.txt must be in EMBEDDED_TEXTS");
+        assert_eq!(
+            files.len(),
+            EMBEDDED_TEXTS.len(),
+            "every catalog/texts/*.txt must be in EMBEDDED_TEXTS"
+        );
         for file in &files {
             let text = std::fs::read_to_string(dir.join(file)).unwrap();
-            assert_eq!(embedded_text(file), Some(text.as_str()), "{file} is embedded as is");
+            assert_eq!(
+                embedded_text(file),
+                Some(text.as_str()),
+                "{file} is embedded as is"
+            );
             let entry = c
                 .licenses
                 .iter()
                 .find(|l| l.text_file.as_deref() == Some(file.as_str()))
                 .unwrap_or_else(|| panic!("no entry uses {file}"));
             for (how, variant) in reformatted(&text) {
-                assert_eq!(c.recognise(&variant).map(|l| l.id.as_str()), Some(entry.id.as_str()), "{file} {how}");
+                assert_eq!(
+                    c.recognise(&variant).map(|l| l.id.as_str()),
+                    Some(entry.id.as_str()),
+                    "{file} {how}"
+                );
             }
             let changed = text.replacen("not", "", 1);
-            assert!(c.recognise(&changed).is_none(), "{file} with a word removed must not match");
+            assert!(
+                c.recognise(&changed).is_none(),
+                "{file} with a word removed must not match"
+            );
         }
         let mit = "MIT License\n\nCopyright (c) 2023 DeepSeek\n\nPermission is hereby granted, free of charge, to any person obtaining a copy of this software...";
         assert!(c.recognise(mit).is_none());
         assert!(c.recognise("").is_none());
         // The Llama 3.x texts differ from one another.
-        let digests: std::collections::HashSet<_> = c.licenses.iter().filter_map(|l| l.text_digest.clone()).collect();
+        let digests: std::collections::HashSet<_> = c
+            .licenses
+            .iter()
+            .filter_map(|l| l.text_digest.clone())
+            .collect();
         assert_eq!(digests.len(), EMBEDDED_TEXTS.len());
     }
 
@@ -1462,7 +1925,11 @@ confidence = "primary"
             .map(|c| match c {
                 '"' => {
                     open = !open;
-                    if open { '\u{201d}' } else { '\u{201c}' }
+                    if open {
+                        '\u{201d}'
+                    } else {
+                        '\u{201c}'
+                    }
                 }
                 '\'' => '\u{2019}',
                 other => other,
@@ -1483,7 +1950,13 @@ confidence = "primary"
             ("re-wrapped with CRLF", rewrapped.replace('\n', "\r\n")),
             ("with curly quotes", curly),
             ("with straight quotes", straight),
-            ("indented", text.lines().map(|l| format!("    {l}  ")).collect::<Vec<_>>().join("\n")),
+            (
+                "indented",
+                text.lines()
+                    .map(|l| format!("    {l}  "))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
         ]
     }
 
@@ -1495,7 +1968,12 @@ confidence = "primary"
             let text = normalise(embedded_text(l.text_file.as_deref().unwrap()).unwrap());
             for claim in l.claims.iter().filter(|cl| cl.source == l.source) {
                 if let Some(q) = &claim.quote {
-                    assert!(text.contains(&normalise(q)), "quote of {} not found in {}", claim.id, l.id);
+                    assert!(
+                        text.contains(&normalise(q)),
+                        "quote of {} not found in {}",
+                        claim.id,
+                        l.id
+                    );
                     checked += 1;
                 }
             }
@@ -1507,48 +1985,157 @@ confidence = "primary"
     fn assignments_by_model_channel_and_date() {
         let c = builtin();
         let w = Channel::Weights;
-        assert_eq!(licenses_of(&c, "deepseek-ai", "DeepSeek-V3", w, at(2025, 1, 15)), ["deepseek-1.0"]);
-        assert!(licenses_of(&c, "deepseek-ai", "DeepSeek-V3", w, at(2024, 6, 1)).is_empty(), "not released yet");
-        assert_eq!(licenses_of(&c, "deepseek-ai", "DeepSeek-V3-0324", w, None), ["mit"]);
-        assert_eq!(licenses_of(&c, "deepseek-ai", "DeepSeek-V3.2-Exp", w, at(2025, 10, 1)), ["mit"]);
-        assert_eq!(licenses_of(&c, "deepseek-ai", "DeepSeek-R1", w, at(2025, 2, 1)), ["deepseek-r1-mit"]);
-        assert_eq!(c.license(&licenses_of(&c, "deepseek-ai", "DeepSeek-R1", w, None)[0]).unwrap().spdx.as_deref(), Some("MIT"));
+        assert_eq!(
+            licenses_of(&c, "deepseek-ai", "DeepSeek-V3", w, at(2025, 1, 15)),
+            ["deepseek-1.0"]
+        );
+        assert!(
+            licenses_of(&c, "deepseek-ai", "DeepSeek-V3", w, at(2024, 6, 1)).is_empty(),
+            "not released yet"
+        );
+        assert_eq!(
+            licenses_of(&c, "deepseek-ai", "DeepSeek-V3-0324", w, None),
+            ["mit"]
+        );
+        assert_eq!(
+            licenses_of(&c, "deepseek-ai", "DeepSeek-V3.2-Exp", w, at(2025, 10, 1)),
+            ["mit"]
+        );
+        assert_eq!(
+            licenses_of(&c, "deepseek-ai", "DeepSeek-R1", w, at(2025, 2, 1)),
+            ["deepseek-r1-mit"]
+        );
+        assert_eq!(
+            c.license(&licenses_of(&c, "deepseek-ai", "DeepSeek-R1", w, None)[0])
+                .unwrap()
+                .spdx
+                .as_deref(),
+            Some("MIT")
+        );
         assert_eq!(
             licenses_of(&c, "deepseek-ai", "DeepSeek-R1-Distill-Llama-8B", w, None),
             ["llama3.1", "deepseek-r1-mit"],
             "the distilled model keeps its base license, and R1's"
         );
-        assert_eq!(c.family_of("deepseek-ai", "DeepSeek-R1-Distill-Llama-8B"), Some("llama3.1"));
-        assert_eq!(licenses_of(&c, "deepseek", "deepseek-chat", Channel::Api, None), ["deepseek-api"]);
-        assert_eq!(licenses_of(&c, "deepseek-ai", "deepseek-reasoner", Channel::Api, None), ["deepseek-api"]);
-        assert!(licenses_of(&c, "deepseek-ai", "DeepSeek-V3", Channel::Api, None).contains(&"deepseek-api".to_string()));
+        assert_eq!(
+            c.family_of("deepseek-ai", "DeepSeek-R1-Distill-Llama-8B"),
+            Some("llama3.1")
+        );
+        assert_eq!(
+            licenses_of(&c, "deepseek", "deepseek-chat", Channel::Api, None),
+            ["deepseek-api"]
+        );
+        assert_eq!(
+            licenses_of(&c, "deepseek-ai", "deepseek-reasoner", Channel::Api, None),
+            ["deepseek-api"]
+        );
+        assert!(
+            licenses_of(&c, "deepseek-ai", "DeepSeek-V3", Channel::Api, None)
+                .contains(&"deepseek-api".to_string())
+        );
 
-        assert_eq!(licenses_of(&c, "Qwen", "Qwen2.5-7B-Instruct", w, None), ["apache-2.0"]);
-        assert_eq!(licenses_of(&c, "qwen", "qwen2.5-7b", w, None), ["apache-2.0"], "case-insensitive");
-        assert_eq!(licenses_of(&c, "Qwen", "Qwen2.5-72B-Instruct", w, None), ["qwen"]);
-        assert_eq!(licenses_of(&c, "Qwen", "Qwen2.5-3B", w, None), ["qwen-research"]);
-        assert_eq!(licenses_of(&c, "Qwen", "Qwen-7B-Chat", w, None), ["tongyi-qianwen"]);
-        assert_eq!(licenses_of(&c, "Qwen", "Qwen-1_8B", w, None), ["tongyi-qianwen-research"]);
-        assert_eq!(licenses_of(&c, "meta-llama", "Llama-3.1-8B-Instruct", w, None), ["llama3.1"]);
-        assert_eq!(licenses_of(&c, "meta-llama", "Meta-Llama-3.1-8B-Instruct", w, None), ["llama3.1"]);
-        assert_eq!(licenses_of(&c, "meta-llama", "Meta-Llama-3-8B", w, None), ["llama3"]);
-        assert_eq!(licenses_of(&c, "meta-llama", "Llama-2-7b-hf", w, None), ["llama2"]);
-        assert_eq!(c.family_of("meta-llama", "Llama-2-7b-chat-hf"), Some("llama2"));
-        assert_eq!(licenses_of(&c, "google", "gemma-2-9b-it", w, None), ["gemma"]);
+        assert_eq!(
+            licenses_of(&c, "Qwen", "Qwen2.5-7B-Instruct", w, None),
+            ["apache-2.0"]
+        );
+        assert_eq!(
+            licenses_of(&c, "qwen", "qwen2.5-7b", w, None),
+            ["apache-2.0"],
+            "case-insensitive"
+        );
+        assert_eq!(
+            licenses_of(&c, "Qwen", "Qwen2.5-72B-Instruct", w, None),
+            ["qwen"]
+        );
+        assert_eq!(
+            licenses_of(&c, "Qwen", "Qwen2.5-3B", w, None),
+            ["qwen-research"]
+        );
+        assert_eq!(
+            licenses_of(&c, "Qwen", "Qwen-7B-Chat", w, None),
+            ["tongyi-qianwen"]
+        );
+        assert_eq!(
+            licenses_of(&c, "Qwen", "Qwen-1_8B", w, None),
+            ["tongyi-qianwen-research"]
+        );
+        assert_eq!(
+            licenses_of(&c, "meta-llama", "Llama-3.1-8B-Instruct", w, None),
+            ["llama3.1"]
+        );
+        assert_eq!(
+            licenses_of(&c, "meta-llama", "Meta-Llama-3.1-8B-Instruct", w, None),
+            ["llama3.1"]
+        );
+        assert_eq!(
+            licenses_of(&c, "meta-llama", "Meta-Llama-3-8B", w, None),
+            ["llama3"]
+        );
+        assert_eq!(
+            licenses_of(&c, "meta-llama", "Llama-2-7b-hf", w, None),
+            ["llama2"]
+        );
+        assert_eq!(
+            c.family_of("meta-llama", "Llama-2-7b-chat-hf"),
+            Some("llama2")
+        );
+        assert_eq!(
+            licenses_of(&c, "google", "gemma-2-9b-it", w, None),
+            ["gemma"]
+        );
         assert_eq!(licenses_of(&c, "google", "gemma-2b-it", w, None), ["gemma"]);
-        assert_eq!(licenses_of(&c, "google", "gemma-4-31b-it", w, None), ["apache-2.0"]);
-        assert_eq!(licenses_of(&c, "google", "gemini-2.5-pro", Channel::Api, None), ["gemini-api"]);
-        assert_eq!(licenses_of(&c, "mistralai", "Mistral-Large-Instruct-2411", w, None), ["mrl-0.1"]);
-        assert_eq!(licenses_of(&c, "mistralai", "Codestral-22B-v0.1", w, None), ["mnpl-0.1"]);
-        assert_eq!(licenses_of(&c, "mistralai", "Mixtral-8x7B-Instruct-v0.1", w, None), ["apache-2.0"]);
-        assert_eq!(licenses_of(&c, "openai", "gpt-4o", Channel::Api, None), ["openai-services"]);
-        assert!(licenses_of(&c, "openai", "gpt-oss-120b", w, None).is_empty(), "no weights assignment for OpenAI");
-        assert_eq!(licenses_of(&c, "xai-org", "grok-2", w, None), ["grok2-community"]);
-        assert_eq!(licenses_of(&c, "xai", "grok-4", Channel::Api, None), ["xai-tos"]);
-        assert_eq!(licenses_of(&c, "CohereForAI", "c4ai-command-r-plus", w, None), ["cc-by-nc-4.0"]);
-        assert_eq!(licenses_of(&c, "bigscience", "bloomz-7b1", w, None), ["bloom-rail-1.0"]);
+        assert_eq!(
+            licenses_of(&c, "google", "gemma-4-31b-it", w, None),
+            ["apache-2.0"]
+        );
+        assert_eq!(
+            licenses_of(&c, "google", "gemini-2.5-pro", Channel::Api, None),
+            ["gemini-api"]
+        );
+        assert_eq!(
+            licenses_of(&c, "mistralai", "Mistral-Large-Instruct-2411", w, None),
+            ["mrl-0.1"]
+        );
+        assert_eq!(
+            licenses_of(&c, "mistralai", "Codestral-22B-v0.1", w, None),
+            ["mnpl-0.1"]
+        );
+        assert_eq!(
+            licenses_of(&c, "mistralai", "Mixtral-8x7B-Instruct-v0.1", w, None),
+            ["apache-2.0"]
+        );
+        assert_eq!(
+            licenses_of(&c, "openai", "gpt-4o", Channel::Api, None),
+            ["openai-services"]
+        );
+        assert!(
+            licenses_of(&c, "openai", "gpt-oss-120b", w, None).is_empty(),
+            "no weights assignment for OpenAI"
+        );
+        assert_eq!(
+            licenses_of(&c, "xai-org", "grok-2", w, None),
+            ["grok2-community"]
+        );
+        assert_eq!(
+            licenses_of(&c, "xai", "grok-4", Channel::Api, None),
+            ["xai-tos"]
+        );
+        assert_eq!(
+            licenses_of(&c, "CohereForAI", "c4ai-command-r-plus", w, None),
+            ["cc-by-nc-4.0"]
+        );
+        assert_eq!(
+            licenses_of(&c, "bigscience", "bloomz-7b1", w, None),
+            ["bloom-rail-1.0"]
+        );
 
-        let mut anthropic = licenses_of(&c, "anthropic", "claude-sonnet-4-5", Channel::Api, at(2026, 1, 1));
+        let mut anthropic = licenses_of(
+            &c,
+            "anthropic",
+            "claude-sonnet-4-5",
+            Channel::Api,
+            at(2026, 1, 1),
+        );
         anthropic.sort();
         assert_eq!(anthropic, ["anthropic-aup", "anthropic-commercial"]);
 
@@ -1556,7 +2143,11 @@ confidence = "primary"
         let after = licenses_of(&c, "microsoft", "phi-2", w, at(2024, 3, 1));
         assert_eq!(before, ["microsoft-research-license"]);
         assert_eq!(after, ["mit"]);
-        assert_eq!(licenses_of(&c, "microsoft", "phi-2", w, at(2024, 1, 10)).len(), 2, "January 2024 is uncertain");
+        assert_eq!(
+            licenses_of(&c, "microsoft", "phi-2", w, at(2024, 1, 10)).len(),
+            2,
+            "January 2024 is uncertain"
+        );
         assert!(licenses_of(&c, "unknown-org", "model", w, None).is_empty());
         assert_eq!(c.family_of("unknown-org", "model"), None);
     }
@@ -1564,7 +2155,12 @@ confidence = "primary"
     #[test]
     fn assignments_rank_exact_and_revision_specific_first() {
         let mut c = builtin();
-        let mut exact_rev = c.models.iter().find(|m| m.model == "DeepSeek-V3").unwrap().clone();
+        let mut exact_rev = c
+            .models
+            .iter()
+            .find(|m| m.model == "DeepSeek-V3")
+            .unwrap()
+            .clone();
         exact_rev.revision = Some("abc123".into());
         exact_rev.license = "mit".into();
         let mut pattern = exact_rev.clone();
@@ -1574,13 +2170,25 @@ confidence = "primary"
         c.models.push(pattern);
         c.models.push(exact_rev);
         let got: Vec<&str> = c
-            .assignments("deepseek-ai", "DeepSeek-V3", Some("ABC123"), Channel::Weights, at(2025, 2, 1))
+            .assignments(
+                "deepseek-ai",
+                "DeepSeek-V3",
+                Some("ABC123"),
+                Channel::Weights,
+                at(2025, 2, 1),
+            )
             .iter()
             .map(|a| a.license.as_str())
             .collect();
         assert_eq!(got, ["mit", "deepseek-1.0", "apache-2.0"]);
         let without_rev: Vec<&str> = c
-            .assignments("deepseek-ai", "DeepSeek-V3", None, Channel::Weights, at(2025, 2, 1))
+            .assignments(
+                "deepseek-ai",
+                "DeepSeek-V3",
+                None,
+                Channel::Weights,
+                at(2025, 2, 1),
+            )
             .iter()
             .map(|a| a.license.as_str())
             .collect();
@@ -1593,12 +2201,21 @@ confidence = "primary"
         assert!(!glob_match("Qwen2.5-7B*", "Qwen2.5-72B"));
         assert!(glob_match("*Nemotron*", "Llama-3.1-Nemotron-70B-Instruct"));
         assert!(glob_match("Mistral-Large-*2407", "Mistral-Large-2407"));
-        assert!(glob_match("Mistral-Large-*2407", "Mistral-Large-Instruct-2407"));
-        assert!(!glob_match("Mistral-Large-*2407", "Mistral-Large-Instruct-2411"));
+        assert!(glob_match(
+            "Mistral-Large-*2407",
+            "Mistral-Large-Instruct-2407"
+        ));
+        assert!(!glob_match(
+            "Mistral-Large-*2407",
+            "Mistral-Large-Instruct-2411"
+        ));
         assert!(glob_match("*", ""));
         assert!(!glob_match("a", ""));
         assert!(glob_match("a**b", "ab"));
-        assert!(glob_match("İ*", "i\u{307}x"), "unicode lowercase does not panic");
+        assert!(
+            glob_match("İ*", "i\u{307}x"),
+            "unicode lowercase does not panic"
+        );
     }
 
     #[test]
@@ -1606,7 +2223,11 @@ confidence = "primary"
         let c = builtin();
         let id = |s: &str| c.license(s).map(|l| l.id.as_str());
         assert_eq!(id("LLAMA3.1"), Some("llama3.1"));
-        assert_eq!(id("MIT"), Some("mit"), "the generic MIT entry, not DeepSeek-R1's");
+        assert_eq!(
+            id("MIT"),
+            Some("mit"),
+            "the generic MIT entry, not DeepSeek-R1's"
+        );
         assert_eq!(id("Apache-2.0"), Some("apache-2.0"));
         assert_eq!(id("CC-BY-NC-4.0"), Some("cc-by-nc-4.0"));
         assert_eq!(id("LicenseRef-Llama-2-Community"), Some("llama2"));
@@ -1641,7 +2262,11 @@ confidence = "primary"
     #[test]
     fn user_file_replaces_one_entry_and_adds_others() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "ours.txt", "Our Own Model License\nYou may not do anything.\n");
+        write(
+            dir.path(),
+            "ours.txt",
+            "Our Own Model License\nYou may not do anything.\n",
+        );
         let user = write(
             dir.path(),
             "catalog.toml",
@@ -1706,12 +2331,26 @@ note = "We apply LICENSE-MODEL to every V3 release."
                 assert_eq!(c.license(&l.id), Some(l), "{} must be unchanged", l.id);
             }
         }
-        assert_eq!(c.recognise("our own model license. You may not do anything").unwrap().id, "acme-internal");
+        assert_eq!(
+            c.recognise("our own model license. You may not do anything")
+                .unwrap()
+                .id,
+            "acme-internal"
+        );
         // The user's V3* assignment replaces the built-in V3, V3-0324, V3.1 and V3.2 ones.
-        let v3 = c.assignments("deepseek-ai", "DeepSeek-V3-0324", None, Channel::Weights, None);
+        let v3 = c.assignments(
+            "deepseek-ai",
+            "DeepSeek-V3-0324",
+            None,
+            Channel::Weights,
+            None,
+        );
         assert_eq!(v3.len(), 1);
         assert_eq!(v3[0].license, "deepseek-1.0");
-        assert_eq!(licenses_of(&c, "deepseek-ai", "DeepSeek-R1", Channel::Weights, None), ["deepseek-r1-mit"]);
+        assert_eq!(
+            licenses_of(&c, "deepseek-ai", "DeepSeek-R1", Channel::Weights, None),
+            ["deepseek-r1-mit"]
+        );
         assert_eq!(c.models.len(), base.models.len() + 1 - 5);
     }
 
@@ -1720,7 +2359,10 @@ note = "We apply LICENSE-MODEL to every V3 release."
         let dir = tempfile::tempdir().unwrap();
         let bad = write(dir.path(), "broken.toml", "[[licenses]\nid = \"x\"\n");
         let err = Catalog::load_with_overrides(&bad).unwrap_err().to_string();
-        assert!(err.contains("broken.toml") && err.contains("not valid TOML"), "{err}");
+        assert!(
+            err.contains("broken.toml") && err.contains("not valid TOML"),
+            "{err}"
+        );
 
         let dangling = write(
             dir.path(),
@@ -1728,14 +2370,33 @@ note = "We apply LICENSE-MODEL to every V3 release."
             "[[models]]\nvendor = \"a\"\nmodel = \"b\"\nchannel = \"api\"\nlicense = \"nope\"\nfamily = \"f\"\n\
              source = \"https://a.example/\"\nread = 2026-01-01\nconfidence = \"primary\"\n",
         );
-        let err = Catalog::load_with_overrides(&dangling).unwrap_err().to_string();
-        assert!(err.contains("dangling.toml") && err.contains("license 'nope' is not in the catalog"), "{err}");
+        let err = Catalog::load_with_overrides(&dangling)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("dangling.toml") && err.contains("license 'nope' is not in the catalog"),
+            "{err}"
+        );
 
-        let missing_text = write(dir.path(), "text.toml", &MINIMAL.replace("confidence = \"primary\"\n\n", "confidence = \"primary\"\ntext_file = \"gone.txt\"\n\n"));
-        let err = Catalog::load_with_overrides(&missing_text).unwrap_err().to_string();
-        assert!(err.contains("text.toml") && err.contains("gone.txt"), "{err}");
+        let missing_text = write(
+            dir.path(),
+            "text.toml",
+            &MINIMAL.replace(
+                "confidence = \"primary\"\n\n",
+                "confidence = \"primary\"\ntext_file = \"gone.txt\"\n\n",
+            ),
+        );
+        let err = Catalog::load_with_overrides(&missing_text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("text.toml") && err.contains("gone.txt"),
+            "{err}"
+        );
 
-        let err = Catalog::load_with_overrides(&dir.path().join("absent.toml")).unwrap_err().to_string();
+        let err = Catalog::load_with_overrides(&dir.path().join("absent.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("absent.toml"), "{err}");
     }
 
@@ -1756,13 +2417,19 @@ note = "We apply LICENSE-MODEL to every V3 release."
         let mut doc = std::fs::read_to_string(&path).unwrap();
         let wanted = replace_section(&doc, "licenses", &c.licenses_markdown())
             .and_then(|d| replace_section(&d, "models", &c.models_markdown()))
-            .expect("docs/license-catalog.md has the generated:licenses and generated:models markers");
+            .expect(
+                "docs/license-catalog.md has the generated:licenses and generated:models markers",
+            );
         if std::env::var_os("MLPROV_BLESS_DOCS").is_some() && wanted != doc {
             std::fs::write(&path, &wanted).unwrap();
             doc = wanted.clone();
         }
         for l in &c.licenses {
-            assert!(doc.contains(&format!("| `{}` |", l.id)), "docs/license-catalog.md misses entry {}", l.id);
+            assert!(
+                doc.contains(&format!("| `{}` |", l.id)),
+                "docs/license-catalog.md misses entry {}",
+                l.id
+            );
         }
         assert!(
             doc == wanted,

@@ -93,17 +93,29 @@ pub fn parse_model_card(text: &str, origin: &str) -> Result<ModelCard> {
     };
     let root = load_yaml(front.yaml, front.first_line, origin)?;
     let entries = match root {
-        None | Some(Located { node: Node::Null, .. }) => return Ok(ModelCard::default()),
-        Some(Located { node: Node::Map(entries), .. }) => entries,
+        None
+        | Some(Located {
+            node: Node::Null, ..
+        }) => return Ok(ModelCard::default()),
+        Some(Located {
+            node: Node::Map(entries),
+            ..
+        }) => entries,
         Some(other) => {
-            return Err(at(origin, other.line, "the front matter is not a mapping of keys to values"));
+            return Err(at(
+                origin,
+                other.line,
+                "the front matter is not a mapping of keys to values",
+            ));
         }
     };
 
     let mut card = ModelCard::default();
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in entries {
-        let Node::Scalar(name) = &key.node else { continue };
+        let Node::Scalar(name) = &key.node else {
+            continue;
+        };
         if seen.iter().any(|k| k == name) {
             return Err(at(origin, key.line, &format!("key '{name}' appears twice")));
         }
@@ -145,7 +157,11 @@ fn one_string(value: &Located, key: &str, origin: &str) -> Result<Option<String>
         Node::Scalar(s) => Ok(non_empty(s)),
         Node::Seq(items) if items.len() == 1 => one_string(&items[0], key, origin),
         Node::Seq(items) if items.is_empty() => Ok(None),
-        _ => Err(at(origin, value.line, &format!("'{key}' must be a single string"))),
+        _ => Err(at(
+            origin,
+            value.line,
+            &format!("'{key}' must be a single string"),
+        )),
     }
 }
 
@@ -171,7 +187,11 @@ fn string_list(value: &Located, key: &str, origin: &str) -> Result<Vec<String>> 
             }
             Ok(out)
         }
-        Node::Map(_) => Err(at(origin, value.line, &format!("'{key}' must be a string or a list of strings"))),
+        Node::Map(_) => Err(at(
+            origin,
+            value.line,
+            &format!("'{key}' must be a string or a list of strings"),
+        )),
     }
 }
 
@@ -191,7 +211,9 @@ struct FrontMatter<'a> {
 fn front_matter<'a>(text: &'a str, origin: &str) -> Result<Option<FrontMatter<'a>>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split_inclusive('\n');
-    let Some(first) = lines.next() else { return Ok(None) };
+    let Some(first) = lines.next() else {
+        return Ok(None);
+    };
     if first.trim_end() != "---" {
         return Ok(None);
     }
@@ -200,11 +222,18 @@ fn front_matter<'a>(text: &'a str, origin: &str) -> Result<Option<FrontMatter<'a
     for line in lines {
         let trimmed = line.trim_end();
         if trimmed == "---" || trimmed == "..." {
-            return Ok(Some(FrontMatter { yaml: &text[start..offset], first_line: 2 }));
+            return Ok(Some(FrontMatter {
+                yaml: &text[start..offset],
+                first_line: 2,
+            }));
         }
         offset += line.len();
     }
-    Err(at(origin, 1, "the front matter opened by '---' is never closed by another '---' line"))
+    Err(at(
+        origin,
+        1,
+        "the front matter opened by '---' is never closed by another '---' line",
+    ))
 }
 
 /// A YAML node, reduced to what model cards need: scalars keep their text, `null`/`~`/empty
@@ -240,13 +269,25 @@ fn load_yaml(yaml: &str, first_line: usize, origin: &str) -> Result<Option<Locat
     }
     let mut builder = Builder::new(first_line);
     let mut parser = Parser::new_from_str(yaml);
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.load(&mut builder, false)));
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parser.load(&mut builder, false)
+    }));
     match parsed {
-        Err(_) => return Err(at(origin, first_line, "the YAML parser could not read the front matter")),
+        Err(_) => {
+            return Err(at(
+                origin,
+                first_line,
+                "the YAML parser could not read the front matter",
+            ))
+        }
         Ok(Err(e)) => {
             let line = first_line + e.marker().line().saturating_sub(1);
             let col = e.marker().col() + 1;
-            return Err(at(origin, line, &format!("invalid YAML at column {col}: {}", e.info())));
+            return Err(at(
+                origin,
+                line,
+                &format!("invalid YAML at column {col}: {}", e.info()),
+            ));
         }
         Ok(Ok(())) => {}
     }
@@ -299,7 +340,14 @@ struct Open {
 
 impl Builder {
     fn new(first_line: usize) -> Self {
-        Builder { first_line, root: None, stack: Vec::new(), anchors: Default::default(), nodes: 0, error: None }
+        Builder {
+            first_line,
+            root: None,
+            stack: Vec::new(),
+            anchors: Default::default(),
+            nodes: 0,
+            error: None,
+        }
     }
 
     fn line(&self, mark: Marker) -> usize {
@@ -315,7 +363,12 @@ impl Builder {
     fn count(&mut self, n: usize, line: usize) -> bool {
         self.nodes = self.nodes.saturating_add(n);
         if self.nodes > MAX_NODES {
-            self.fail(line, format!("the front matter has more than {MAX_NODES} values (alias expansion included)"));
+            self.fail(
+                line,
+                format!(
+                    "the front matter has more than {MAX_NODES} values (alias expansion included)"
+                ),
+            );
             return false;
         }
         true
@@ -360,7 +413,14 @@ impl MarkedEventReceiver for Builder {
                 }
                 let is_null = matches!(style, TScalarStyle::Plain)
                     && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL");
-                let node = Located { node: if is_null { Node::Null } else { Node::Scalar(value) }, line };
+                let node = Located {
+                    node: if is_null {
+                        Node::Null
+                    } else {
+                        Node::Scalar(value)
+                    },
+                    line,
+                };
                 self.remember(anchor, &node, 1);
                 self.attach(node);
             }
@@ -368,9 +428,18 @@ impl MarkedEventReceiver for Builder {
                 if !self.count(1, line) {
                     return;
                 }
-                let node = if matches!(ev, Event::SequenceStart(..)) { Node::Seq(Vec::new()) } else { Node::Map(Vec::new()) };
+                let node = if matches!(ev, Event::SequenceStart(..)) {
+                    Node::Seq(Vec::new())
+                } else {
+                    Node::Map(Vec::new())
+                };
                 let nodes_at_start = self.nodes;
-                self.stack.push(Open { located: Located { node, line }, anchor, nodes_at_start, pending_key: None });
+                self.stack.push(Open {
+                    located: Located { node, line },
+                    anchor,
+                    nodes_at_start,
+                    pending_key: None,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(open) = self.stack.pop() {
@@ -387,7 +456,11 @@ impl MarkedEventReceiver for Builder {
                 }
                 None => self.fail(line, "alias to an unknown anchor"),
             },
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
         }
     }
 }
@@ -412,7 +485,10 @@ mod tests {
         assert_eq!(c.license_link.as_deref(), Some("LICENSE-MODEL"));
         assert_eq!(c.base_models, vec!["deepseek-ai/DeepSeek-V3"]);
         assert_eq!(c.base_model_relation, Some(BaseModelRelation::Finetune));
-        assert_eq!(c.datasets, vec!["HuggingFaceH4/ultrachat_200k", "open-r1/math"]);
+        assert_eq!(
+            c.datasets,
+            vec!["HuggingFaceH4/ultrachat_200k", "open-r1/math"]
+        );
     }
 
     #[test]
@@ -421,7 +497,10 @@ mod tests {
             "---\r\nlicense: apache-2.0\r\nbase_model:\r\n- Qwen/Qwen2.5-7B\r\n- meta-llama/Llama-3.1-8B\r\n\
              base_model_relation: merge\r\ndatasets: org/one\r\n---\r\nbody",
         );
-        assert_eq!(c.base_models, vec!["Qwen/Qwen2.5-7B", "meta-llama/Llama-3.1-8B"]);
+        assert_eq!(
+            c.base_models,
+            vec!["Qwen/Qwen2.5-7B", "meta-llama/Llama-3.1-8B"]
+        );
         assert_eq!(c.base_model_relation, Some(BaseModelRelation::Merge));
         assert_eq!(c.datasets, vec!["org/one"]);
         let flow = card("---\nbase_model: [a/b, c/d]\nbase_model_relation: Quantized\n---\n");
@@ -435,13 +514,21 @@ mod tests {
             let c = card(&format!("---\nbase_model_relation: {ok}\n---\n"));
             assert_eq!(c.base_model_relation.unwrap().as_str(), ok);
         }
-        let err = parse_model_card("---\nlicense: mit\nbase_model_relation: distilled\n---\n", "org/m/README.md")
-            .unwrap_err()
-            .to_string();
+        let err = parse_model_card(
+            "---\nlicense: mit\nbase_model_relation: distilled\n---\n",
+            "org/m/README.md",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("org/m/README.md"), "{err}");
         assert!(err.contains("line 3"), "{err}");
-        assert!(err.contains("distilled") && err.contains("adapter, merge, quantized, finetune"), "{err}");
-        let err = parse_model_card("---\nbase_model_relation: [a, b]\n---\n", "f").unwrap_err().to_string();
+        assert!(
+            err.contains("distilled") && err.contains("adapter, merge, quantized, finetune"),
+            "{err}"
+        );
+        let err = parse_model_card("---\nbase_model_relation: [a, b]\n---\n", "f")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("single string"), "{err}");
     }
 
@@ -456,26 +543,46 @@ mod tests {
 
     #[test]
     fn malformed_yaml_names_the_file_and_line() {
-        let err = parse_model_card("---\nlicense: mit\nbase_model: [a, b\ndatasets: x\n---\n", "acme/m/README.md")
-            .unwrap_err()
-            .to_string();
+        let err = parse_model_card(
+            "---\nlicense: mit\nbase_model: [a, b\ndatasets: x\n---\n",
+            "acme/m/README.md",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("acme/m/README.md"), "{err}");
         assert!(err.contains("line "), "{err}");
-        let err = parse_model_card("---\nlicense: mit\n  bad: indent: here\n---\n", "r.md").unwrap_err().to_string();
+        let err = parse_model_card("---\nlicense: mit\n  bad: indent: here\n---\n", "r.md")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("r.md") && err.contains("line 3"), "{err}");
-        let err = parse_model_card("---\nlicense: mit\n", "open.md").unwrap_err().to_string();
-        assert!(err.contains("open.md") && err.contains("never closed"), "{err}");
-        let err = parse_model_card("---\n- a\n- b\n---\n", "list.md").unwrap_err().to_string();
+        let err = parse_model_card("---\nlicense: mit\n", "open.md")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("open.md") && err.contains("never closed"),
+            "{err}"
+        );
+        let err = parse_model_card("---\n- a\n- b\n---\n", "list.md")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a mapping"), "{err}");
-        let err = parse_model_card("---\nlicense: mit\nlicense: apache-2.0\n---\n", "dup.md").unwrap_err().to_string();
+        let err = parse_model_card("---\nlicense: mit\nlicense: apache-2.0\n---\n", "dup.md")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("dup.md") && err.contains("line 3"), "{err}");
-        let err = parse_model_card("---\nbase_model: {a: b}\n---\n", "map.md").unwrap_err().to_string();
+        let err = parse_model_card("---\nbase_model: {a: b}\n---\n", "map.md")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("list of strings"), "{err}");
     }
 
     #[test]
     fn hostile_cards_are_errors_not_crashes() {
-        let deep = format!("---\nx: {}{}\n---\n", "[".repeat(10_000), "]".repeat(10_000));
+        let deep = format!(
+            "---\nx: {}{}\n---\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
         assert!(parse_model_card(&deep, "deep.md").is_err());
         let mut indented = String::from("---\n");
         for i in 0..2_000 {
@@ -496,7 +603,13 @@ mod tests {
         // Aliases within budget work.
         let c = card("---\nbase: &b org/base\nbase_model: *b\n---\n");
         assert_eq!(c.base_models, vec!["org/base"]);
-        for junk in ["---\n\0\n---\n", "---\n: : :\n---\n", "---\n'unterminated\n---\n", "---\n&a *a\n---\n", "---\n[\n---\n"] {
+        for junk in [
+            "---\n\0\n---\n",
+            "---\n: : :\n---\n",
+            "---\n'unterminated\n---\n",
+            "---\n&a *a\n---\n",
+            "---\n[\n---\n",
+        ] {
             let _ = parse_model_card(junk, "junk.md");
         }
     }

@@ -38,7 +38,9 @@ pub fn normalise(text: &str) -> String {
 
 /// BLAKE3 (hex) of the normalised text.
 pub fn text_digest(text: &str) -> String {
-    blake3::hash(normalise(text).as_bytes()).to_hex().to_string()
+    blake3::hash(normalise(text).as_bytes())
+        .to_hex()
+        .to_string()
 }
 
 /// Characters that stand for the same thing in different encodings of one text. `None` means
@@ -49,8 +51,18 @@ fn unify(c: char) -> Option<char> {
         '©' => Some('c'),
         '®' | '™' => None,
         // Quotes and dashes of every kind are separators, like their ASCII forms.
-        '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' | '\u{201c}' | '\u{201d}' | '\u{201e}'
-        | '\u{201f}' | '\u{00ab}' | '\u{00bb}' | '\u{2010}'..='\u{2015}' | '\u{2212}' => None,
+        '\u{2018}'
+        | '\u{2019}'
+        | '\u{201a}'
+        | '\u{201b}'
+        | '\u{201c}'
+        | '\u{201d}'
+        | '\u{201e}'
+        | '\u{201f}'
+        | '\u{00ab}'
+        | '\u{00bb}'
+        | '\u{2010}'..='\u{2015}'
+        | '\u{2212}' => None,
         _ => Some(c),
     }
 }
@@ -100,10 +112,16 @@ mod tests {
         let plain = "You will not use the “Llama Materials”\r\nor any output — of it.\n";
         let other = "\n\n  you WILL not use the \"llama materials\" or\n\n any output - of it  ";
         assert_eq!(normalise(plain), normalise(other));
-        assert_eq!(normalise(plain), "you will not use the llama materials or any output of it");
+        assert_eq!(
+            normalise(plain),
+            "you will not use the llama materials or any output of it"
+        );
         assert_eq!(text_digest(plain), text_digest(other));
         assert_eq!(normalise("**1\\. Grant**"), "1 grant");
-        assert_eq!(normalise("Copyright © Meta"), normalise("Copyright (c) Meta"));
+        assert_eq!(
+            normalise("Copyright © Meta"),
+            normalise("Copyright (c) Meta")
+        );
         assert_eq!(normalise("\u{feff}MIT"), "mit");
     }
 
@@ -114,7 +132,16 @@ mod tests {
             normalise("at https://www.llama.com/docs.")
         );
         // Incomplete or odd brackets are kept (as separators) and never panic.
-        for odd in ["[", "]", "[a](", "[a](b", "[a] (b)", "[[a]](b)", "[é](ü)", "a[b](c d)"] {
+        for odd in [
+            "[",
+            "]",
+            "[a](",
+            "[a](b",
+            "[a] (b)",
+            "[[a]](b)",
+            "[é](ü)",
+            "a[b](c d)",
+        ] {
             let _ = normalise(odd);
         }
         assert_eq!(normalise("[a] (b)"), "a b");

@@ -95,7 +95,8 @@ pub fn audit(ctx: &Context, args: AuditArgs) -> Result<i32> {
     let view = View::build(&store.load()?, as_of);
     let mut opts = AuditOptions::default();
     for r in &args.assume_released {
-        opts.assume_released.push(reference::resolve_artifact(&store, &view, r)?);
+        opts.assume_released
+            .push(reference::resolve_artifact(&store, &view, r)?);
     }
     if let Some(s) = &args.scope {
         opts.scope = Some(reference::resolve(&store, &view, s)?.id().to_string());
@@ -104,7 +105,8 @@ pub fn audit(ctx: &Context, args: AuditArgs) -> Result<i32> {
     if format == Format::Json {
         output::json_pretty(&report)?;
     } else {
-        let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal();
+        let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
         output::text(&audit::render::report_text(&report, colour))?;
     }
     let failed = match args.fail_on {
@@ -120,13 +122,19 @@ pub fn waive(ctx: &Context, args: WaiveArgs) -> Result<i32> {
     let store: Store = ctx.open()?;
     let view = View::build(&store.load()?, None);
     let mut rec = if let Some(waiver_id) = &args.revoke {
-        let existing = view.waivers.get(waiver_id).ok_or_else(|| Error::UnknownReference {
-            reference: waiver_id.clone(),
-        })?;
+        let existing = view
+            .waivers
+            .get(waiver_id)
+            .ok_or_else(|| Error::UnknownReference {
+                reference: waiver_id.clone(),
+            })?;
         let mut r = existing.clone();
         r.record_id = String::new();
         r.revoked = true;
-        r.reason = args.reason.clone().unwrap_or_else(|| format!("revoked: {}", existing.reason));
+        r.reason = args
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("revoked: {}", existing.reason));
         if let Some(a) = &args.approved_by {
             r.approved_by = a.clone();
         }
@@ -136,22 +144,36 @@ pub fn waive(ctx: &Context, args: WaiveArgs) -> Result<i32> {
     } else {
         let code = args.code.clone().unwrap_or_default().to_ascii_uppercase();
         if !audit::codes::is_known(&code) {
-            return Err(Error::usage(format!("unknown finding code '{code}'; see docs/findings.md")));
+            return Err(Error::usage(format!(
+                "unknown finding code '{code}'; see docs/findings.md"
+            )));
         }
         if args.model.is_none() && args.license.is_none() {
-            return Err(Error::usage("a waiver names the restricted --model, its --license, or both"));
+            return Err(Error::usage(
+                "a waiver names the restricted --model, its --license, or both",
+            ));
         }
-        let model = args.model.as_deref().map(|m| reference::resolve_artifact(&store, &view, m)).transpose()?;
+        let model = args
+            .model
+            .as_deref()
+            .map(|m| reference::resolve_artifact(&store, &view, m))
+            .transpose()?;
         let target = match args.target.as_deref() {
             Some(t) => match reference::resolve(&store, &view, t)? {
                 Target::Artifact(a) => Some(a),
-                Target::Run(r) => return Err(Error::usage(format!("--target names run {r}; give the checkpoint"))),
+                Target::Run(r) => {
+                    return Err(Error::usage(format!(
+                        "--target names run {r}; give the checkpoint"
+                    )))
+                }
             },
             None => None,
         };
         let expires_at = parse_time(args.expires.as_deref().unwrap_or_default())?;
         if expires_at <= records::now() {
-            return Err(Error::usage("--expires is in the past; a waiver must expire in the future"));
+            return Err(Error::usage(
+                "--expires is in the past; a waiver must expire in the future",
+            ));
         }
         WaiverRecord {
             record_id: String::new(),
@@ -180,7 +202,12 @@ pub fn waive(ctx: &Context, args: WaiveArgs) -> Result<i32> {
         output::json_line(&rec)?;
     } else {
         let verb = if rec.revoked { "revoked" } else { "recorded" };
-        output::line(&format!("{verb} waiver {} for {} until {}", rec.waiver_id, rec.code, rec.expires_at.format("%Y-%m-%d")))?;
+        output::line(&format!(
+            "{verb} waiver {} for {} until {}",
+            rec.waiver_id,
+            rec.code,
+            rec.expires_at.format("%Y-%m-%d")
+        ))?;
     }
     Ok(EXIT_OK)
 }
@@ -200,7 +227,11 @@ pub fn licenses(ctx: &Context, args: LicensesArgs) -> Result<i32> {
     let format = ctx.format_in(&[Format::Text, Format::Json])?;
     let catalog = catalog_for(args.catalog.as_ref(), None)?;
     if let Some(wanted) = &args.id {
-        let entry = catalog.license(wanted).ok_or_else(|| Error::UnknownReference { reference: wanted.clone() })?;
+        let entry = catalog
+            .license(wanted)
+            .ok_or_else(|| Error::UnknownReference {
+                reference: wanted.clone(),
+            })?;
         if format == Format::Json {
             output::json_pretty(entry)?;
         } else {
@@ -211,20 +242,36 @@ pub fn licenses(ctx: &Context, args: LicensesArgs) -> Result<i32> {
             if let Some(d) = entry.effective {
                 s.push_str(&format!("  effective: {d}\n"));
             }
-            s.push_str(&format!("  source:    {} ({}, read {})\n", entry.source, entry.confidence, entry.read));
+            s.push_str(&format!(
+                "  source:    {} ({}, read {})\n",
+                entry.source, entry.confidence, entry.read
+            ));
             if let Some(d) = &entry.text_digest {
                 s.push_str(&format!("  text:      blake3 {d} (normalised)\n"));
             }
             for c in &entry.claims {
-                s.push_str(&format!("  claim {} [{} about {}]: {}\n", c.id, c.class.as_str(), c.subject.as_str(), c.summary));
+                s.push_str(&format!(
+                    "  claim {} [{} about {}]: {}\n",
+                    c.id,
+                    c.class.as_str(),
+                    c.subject.as_str(),
+                    c.summary
+                ));
                 if let Some(q) = &c.quote {
-                    let clause = c.clause.as_deref().map(|c| format!("{c}: ")).unwrap_or_default();
+                    let clause = c
+                        .clause
+                        .as_deref()
+                        .map(|c| format!("{c}: "))
+                        .unwrap_or_default();
                     s.push_str(&format!("    {clause}\"{q}\"\n"));
                 }
                 for cond in &c.conditions {
                     s.push_str(&format!("    condition: {}\n", cond.describe()));
                 }
-                s.push_str(&format!("    source: {} ({}, read {})\n", c.source, c.confidence, c.read));
+                s.push_str(&format!(
+                    "    source: {} ({}, read {})\n",
+                    c.source, c.confidence, c.read
+                ));
             }
             output::text(&s)?;
         }
@@ -234,7 +281,11 @@ pub fn licenses(ctx: &Context, args: LicensesArgs) -> Result<i32> {
         .licenses
         .iter()
         .map(|e| {
-            let mut classes: Vec<String> = e.claims.iter().map(|c| c.class.as_str().to_string()).collect();
+            let mut classes: Vec<String> = e
+                .claims
+                .iter()
+                .map(|c| c.class.as_str().to_string())
+                .collect();
             classes.dedup();
             LicenseRow {
                 id: &e.id,
@@ -251,7 +302,13 @@ pub fn licenses(ctx: &Context, args: LicensesArgs) -> Result<i32> {
         output::json_pretty(&serde_json::json!({ "licenses": rows }))?;
     } else {
         for r in rows {
-            output::line(&format!("{:<28} {:<12} {:<40} {}", r.id, r.confidence.as_str(), r.classes.join(","), r.name))?;
+            output::line(&format!(
+                "{:<28} {:<12} {:<40} {}",
+                r.id,
+                r.confidence.as_str(),
+                r.classes.join(","),
+                r.name
+            ))?;
         }
     }
     Ok(EXIT_OK)

@@ -122,7 +122,13 @@ pub fn show(ctx: &Context, args: ShowArgs) -> Result<i32> {
         Target::Artifact(id) => {
             let a = &view.artifacts[&id];
             let produced_by: Vec<&str> = view.producers(&id).map(|r| r.id.as_str()).collect();
-            let used_by: Vec<UsedBy> = view.consumers(&id).map(|(r, i)| UsedBy { run: &r.id, role: i.role }).collect();
+            let used_by: Vec<UsedBy> = view
+                .consumers(&id)
+                .map(|(r, i)| UsedBy {
+                    run: &r.id,
+                    role: i.role,
+                })
+                .collect();
             if format == Format::Json {
                 output::json_pretty(&ShowArtifact {
                     schema: SHOW_SCHEMA,
@@ -156,10 +162,17 @@ fn artifact_text(view: &View, a: &Artifact) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} {}", a.kind, a.id);
     if !a.names.is_empty() {
-        let _ = writeln!(s, "  names:        {}", a.names.iter().cloned().collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            s,
+            "  names:        {}",
+            a.names.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     if let Some(size) = a.size_bytes {
-        let files = a.file_count.map(|f| format!(" in {f} files")).unwrap_or_default();
+        let files = a
+            .file_count
+            .map(|f| format!(" in {f} files"))
+            .unwrap_or_default();
         let _ = writeln!(s, "  size:         {}{files}", output::size(size));
     }
     for l in &a.locations {
@@ -171,20 +184,48 @@ fn artifact_text(view: &View, a: &Artifact) -> String {
         let _ = writeln!(s, "  model:        {v}/{m}@{rev} via {ch}");
     }
     for c in &a.license_claims {
-        let ver = c.license_version.as_deref().map(|v| format!("@{v}")).unwrap_or_default();
-        let evidence = c.evidence_path.as_deref().map(|p| format!(", from {p}")).unwrap_or_default();
-        let _ = writeln!(s, "  license:      {}{ver} ({}, {}{evidence})", c.license_id, c.source, c.confidence);
+        let ver = c
+            .license_version
+            .as_deref()
+            .map(|v| format!("@{v}"))
+            .unwrap_or_default();
+        let evidence = c
+            .evidence_path
+            .as_deref()
+            .map(|p| format!(", from {p}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  license:      {}{ver} ({}, {}{evidence})",
+            c.license_id, c.source, c.confidence
+        );
     }
     let _ = writeln!(s, "  distribution: {}", a.current_distribution(view.as_of));
     for r in &a.releases {
-        let note = r.note.as_deref().map(|n| format!("  \"{n}\"")).unwrap_or_default();
-        let _ = writeln!(s, "    {} from {}{note}", r.distribution, r.effective_at.format("%Y-%m-%d %H:%M UTC"));
+        let note = r
+            .note
+            .as_deref()
+            .map(|n| format!("  \"{n}\""))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "    {} from {}{note}",
+            r.distribution,
+            r.effective_at.format("%Y-%m-%d %H:%M UTC")
+        );
     }
     for r in view.producers(&a.id) {
         let _ = writeln!(s, "  produced by:  {} {} ({})", r.kind, r.label(), r.id);
     }
     for (r, i) in view.consumers(&a.id) {
-        let _ = writeln!(s, "  used by:      {} {} as {} ({})", r.kind, r.label(), i.role, r.id);
+        let _ = writeln!(
+            s,
+            "  used by:      {} {} as {} ({})",
+            r.kind,
+            r.label(),
+            i.role,
+            r.id
+        );
     }
     let _ = writeln!(s, "  first seen:   {}", a.first_recorded_at.to_rfc3339());
     s
@@ -211,7 +252,12 @@ fn run_text(view: &View, r: &Run) -> String {
         let _ = writeln!(s, "  ended:    {}", t.to_rfc3339());
     }
     for i in &r.inputs {
-        let _ = writeln!(s, "  input:    [{}] {}", i.role, artifact_label(view, &i.artifact_id));
+        let _ = writeln!(
+            s,
+            "  input:    [{}] {}",
+            i.role,
+            artifact_label(view, &i.artifact_id)
+        );
     }
     for o in &r.outputs {
         let _ = writeln!(s, "  output:   {}", artifact_label(view, o));
@@ -225,20 +271,32 @@ pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
     let view = args.as_of.view(&store)?;
     let graph = LineageGraph::build(&view);
     let target = reference::resolve(&store, &view, &args.reference)?;
-    let node = graph.node(target.id()).expect("resolved ids are graph nodes");
+    let node = graph
+        .node(target.id())
+        .expect("resolved ids are graph nodes");
 
     if let Some(to) = &args.to {
         if !matches!(format, Format::Text | Format::Json) {
             return Err(Error::usage("--to prints text or json"));
         }
         let other = reference::resolve(&store, &view, to)?;
-        let other_node = graph.node(other.id()).expect("resolved ids are graph nodes");
-        let hops = graph.path(node, other_node).or_else(|| graph.path(other_node, node));
+        let other_node = graph
+            .node(other.id())
+            .expect("resolved ids are graph nodes");
+        let hops = graph
+            .path(node, other_node)
+            .or_else(|| graph.path(other_node, node));
         let Some(hops) = hops else {
             if format == Format::Json {
-                output::json_line(&serde_json::json!({ "$schema": LINEAGE_PATH_SCHEMA, "from": target.id(), "to": other.id(), "path": null }))?;
+                output::json_line(
+                    &serde_json::json!({ "$schema": LINEAGE_PATH_SCHEMA, "from": target.id(), "to": other.id(), "path": null }),
+                )?;
             } else {
-                output::line(&format!("{} and {} are not connected by recorded lineage", target.id(), other.id()))?;
+                output::line(&format!(
+                    "{} and {} are not connected by recorded lineage",
+                    target.id(),
+                    other.id()
+                ))?;
             }
             return Ok(EXIT_PROBLEMS);
         };
@@ -251,7 +309,9 @@ pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
                 (Some(first), Some(last)) => (graph.id(first.from), graph.id(last.to)),
                 _ => (target.id(), target.id()),
             };
-            output::json_pretty(&serde_json::json!({ "$schema": LINEAGE_PATH_SCHEMA, "from": from, "to": to, "path": path }))?;
+            output::json_pretty(
+                &serde_json::json!({ "$schema": LINEAGE_PATH_SCHEMA, "from": from, "to": to, "path": path }),
+            )?;
         } else if hops.is_empty() {
             output::line(&format!("{} is {}: the path is empty", args.reference, to))?;
         } else {
@@ -260,11 +320,18 @@ pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
         return Ok(EXIT_OK);
     }
 
-    let walk = if args.downstream { Walk::Downstream } else { Walk::Upstream };
+    let walk = if args.downstream {
+        Walk::Downstream
+    } else {
+        Walk::Upstream
+    };
     let closure = graph.closure(node, walk, args.depth);
     let report: LineageReport = render::lineage_report(&view, &graph, &closure, args.depth);
     for cycle in &report.cycles {
-        output::warning(&format!("cycle in recorded lineage through {}", cycle.join(", ")));
+        output::warning(&format!(
+            "cycle in recorded lineage through {}",
+            cycle.join(", ")
+        ));
     }
     match format {
         Format::Json => output::json_pretty(&report)?,
@@ -279,12 +346,22 @@ pub fn ls(ctx: &Context, args: LsArgs) -> Result<i32> {
     let format = ctx.format_in(&[Format::Text, Format::Json])?;
     let store = ctx.open()?;
     let view = args.as_of.view(&store)?;
-    let kind = args.kind.as_deref().map(str::parse::<crate::records::ArtifactKind>).transpose()?;
+    let kind = args
+        .kind
+        .as_deref()
+        .map(str::parse::<crate::records::ArtifactKind>)
+        .transpose()?;
     match args.what {
         Listing::Artifacts => {
-            let items: Vec<&Artifact> = view.artifacts.values().filter(|a| kind.is_none_or(|k| a.kind == k)).collect();
+            let items: Vec<&Artifact> = view
+                .artifacts
+                .values()
+                .filter(|a| kind.is_none_or(|k| a.kind == k))
+                .collect();
             if format == Format::Json {
-                output::json_pretty(&serde_json::json!({ "$schema": LS_SCHEMA, "artifacts": items }))?;
+                output::json_pretty(
+                    &serde_json::json!({ "$schema": LS_SCHEMA, "artifacts": items }),
+                )?;
             } else {
                 for a in items {
                     let size = a.size_bytes.map(output::size).unwrap_or_else(|| "-".into());
@@ -305,7 +382,10 @@ pub fn ls(ctx: &Context, args: LsArgs) -> Result<i32> {
                 output::json_pretty(&serde_json::json!({ "$schema": LS_SCHEMA, "runs": items }))?;
             } else {
                 for r in items {
-                    let started = r.started_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into());
+                    let started = r
+                        .started_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_else(|| "-".into());
                     output::line(&format!(
                         "{:<10} {:<40} {:<10} {:<16} {} in, {} out  {}",
                         r.kind.as_str(),
@@ -320,12 +400,22 @@ pub fn ls(ctx: &Context, args: LsArgs) -> Result<i32> {
             }
         }
         Listing::Releases => {
-            let items: Vec<&crate::records::ReleaseRecord> = view.artifacts.values().flat_map(|a| a.releases.iter()).collect();
+            let items: Vec<&crate::records::ReleaseRecord> = view
+                .artifacts
+                .values()
+                .flat_map(|a| a.releases.iter())
+                .collect();
             if format == Format::Json {
-                output::json_pretty(&serde_json::json!({ "$schema": LS_SCHEMA, "releases": items }))?;
+                output::json_pretty(
+                    &serde_json::json!({ "$schema": LS_SCHEMA, "releases": items }),
+                )?;
             } else {
                 for r in items {
-                    let label = view.artifacts.get(&r.artifact_id).map(|a| a.label()).unwrap_or_default();
+                    let label = view
+                        .artifacts
+                        .get(&r.artifact_id)
+                        .map(|a| a.label())
+                        .unwrap_or_default();
                     output::line(&format!(
                         "{}  {:<16} {} ({})",
                         r.effective_at.format("%Y-%m-%d %H:%M"),
@@ -371,7 +461,11 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
         }
         output::line(&format!(
             "{}: {} segments, {} records, {} artifacts, {} locations re-hashed, {} problems{}",
-            if report.clean() { "clean" } else { "problems found" },
+            if report.clean() {
+                "clean"
+            } else {
+                "problems found"
+            },
             report.segments,
             report.records,
             report.artifacts,
@@ -384,7 +478,11 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
             }
         ))?;
     }
-    Ok(if report.clean() { EXIT_OK } else { EXIT_PROBLEMS })
+    Ok(if report.clean() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
 }
 
 pub fn demo(ctx: &Context, args: DemoArgs) -> Result<i32> {
@@ -396,8 +494,15 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<i32> {
     let built = crate::demo::build(&dir)?;
     let view = View::build(&built.store.load()?, None);
     let graph = LineageGraph::build(&view);
-    let node = graph.node(&built.released_checkpoint).expect("demo checkpoint recorded");
-    let report = render::lineage_report(&view, &graph, &graph.closure(node, Walk::Upstream, None), None);
+    let node = graph
+        .node(&built.released_checkpoint)
+        .expect("demo checkpoint recorded");
+    let report = render::lineage_report(
+        &view,
+        &graph,
+        &graph.closure(node, Walk::Upstream, None),
+        None,
+    );
     match format {
         Format::Json => output::json_pretty(&report)?,
         Format::Dot => output::text(&render::to_dot(&report))?,
@@ -408,7 +513,10 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<i32> {
                 built.project.display(),
                 view.artifacts.len(),
                 view.runs.len(),
-                view.artifacts.values().map(|a| a.releases.len()).sum::<usize>()
+                view.artifacts
+                    .values()
+                    .map(|a| a.releases.len())
+                    .sum::<usize>()
             ))?;
             output::line("")?;
             output::line("Upstream lineage of the released checkpoint:")?;
@@ -421,8 +529,14 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<i32> {
             output::line("")?;
             let policy = crate::policy::Policy::locate(None, &built.project)?;
             let catalog = crate::catalog::Catalog::builtin()?;
-            let report = crate::audit::audit(&view, &catalog, &policy, &crate::audit::AuditOptions::default());
-            let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let report = crate::audit::audit(
+                &view,
+                &catalog,
+                &policy,
+                &crate::audit::AuditOptions::default(),
+            );
+            let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::IsTerminal::is_terminal(&std::io::stdout());
             output::text(&crate::audit::render::report_text(&report, colour))?;
             output::line("")?;
             output::line(&format!(

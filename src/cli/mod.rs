@@ -103,7 +103,8 @@ pub fn main() -> i32 {
 }
 
 pub(crate) fn open_store(cli_store: &Option<String>) -> Result<Store> {
-    let cwd = std::env::current_dir().map_err(|e| Error::io(".", "reading current directory", e))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::io(".", "reading current directory", e))?;
     Store::locate(cli_store.as_deref(), &cwd)
 }
 
@@ -147,9 +148,16 @@ impl Context {
         } else {
             let names: Vec<String> = allowed
                 .iter()
-                .map(|f| f.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default())
+                .map(|f| {
+                    f.to_possible_value()
+                        .map(|v| v.get_name().to_string())
+                        .unwrap_or_default()
+                })
                 .collect();
-            Err(Error::usage(format!("this command prints --format {}", names.join(" or "))))
+            Err(Error::usage(format!(
+                "this command prints --format {}",
+                names.join(" or ")
+            )))
         }
     }
 }

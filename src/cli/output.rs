@@ -9,12 +9,14 @@ use crate::error::{Error, Result};
 
 /// Print one JSON document on its own line and flush, so a reader of a pipe sees it at once.
 pub fn json_line<T: Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string(value).map_err(|e| Error::usage(format!("cannot encode output: {e}")))?;
+    let text = serde_json::to_string(value)
+        .map_err(|e| Error::usage(format!("cannot encode output: {e}")))?;
     line(&text)
 }
 
 pub fn json_pretty<T: Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::usage(format!("cannot encode output: {e}")))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::usage(format!("cannot encode output: {e}")))?;
     line(&text)
 }
 
@@ -38,12 +40,20 @@ fn colour() -> bool {
 }
 
 pub fn error(e: &Error) {
-    let label = if colour() { "\x1b[1;31merror\x1b[0m" } else { "error" };
+    let label = if colour() {
+        "\x1b[1;31merror\x1b[0m"
+    } else {
+        "error"
+    };
     eprintln!("{label}: {e}");
 }
 
 pub fn warning(msg: &str) {
-    let label = if colour() { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+    let label = if colour() {
+        "\x1b[1;33mwarning\x1b[0m"
+    } else {
+        "warning"
+    };
     eprintln!("{label}: {msg}");
 }
 
@@ -71,5 +81,7 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
-    Err(Error::usage(format!("'{s}' is not a time: use RFC 3339 (2026-11-23T10:00:00Z) or a date (2026-11-23)")))
+    Err(Error::usage(format!(
+        "'{s}' is not a time: use RFC 3339 (2026-11-23T10:00:00Z) or a date (2026-11-23)"
+    )))
 }

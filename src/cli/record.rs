@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::output::{self, parse_time};
 use super::{Context, Format};
 use crate::error::{Error, Result, EXIT_OK};
-use crate::records::{ArtifactKind, Batch, Channel, Distribution, Role, RunInput, RunKind, RunStatus, StoredRecord};
+use crate::records::{
+    ArtifactKind, Batch, Channel, Distribution, Role, RunInput, RunKind, RunStatus, StoredRecord,
+};
 use crate::run::RunSpec;
 use crate::store::Store;
 use crate::tag::{self, ExternalModel, Generation, LicenseSpec, TagOptions, Tagged};
@@ -185,7 +187,9 @@ pub struct ReleaseArgs {
 pub fn init(ctx: &Context, dir: Option<PathBuf>) -> Result<i32> {
     let dir = match dir {
         Some(d) => d,
-        None => std::env::current_dir().map_err(|e| Error::io(".", "reading current directory", e))?,
+        None => {
+            std::env::current_dir().map_err(|e| Error::io(".", "reading current directory", e))?
+        }
     };
     if !dir.is_dir() {
         return Err(Error::MissingPath { path: dir });
@@ -250,7 +254,11 @@ pub fn tag(ctx: &Context, cmd: TagCommand) -> Result<i32> {
         TagCommand::Checkpoint(a) => tag_paths(ctx, &store, ArtifactKind::Checkpoint, a, progress),
         TagCommand::Other(a) => tag_paths(ctx, &store, ArtifactKind::Other, a, progress),
         TagCommand::Model(a) => {
-            let channel = a.channel.unwrap_or(if a.path.is_some() { Channel::Weights } else { Channel::Api });
+            let channel = a.channel.unwrap_or(if a.path.is_some() {
+                Channel::Weights
+            } else {
+                Channel::Api
+            });
             let ext = ExternalModel::parse(&a.model, channel)?;
             let licenses = licenses(&a.licenses)?;
             let started = Instant::now();
@@ -263,21 +271,39 @@ pub fn tag(ctx: &Context, cmd: TagCommand) -> Result<i32> {
                     opts.progress = progress;
                     tag::tag_path(&store, path, &opts)?
                 }
-                None => tag::tag_model(&store, &ext, a.name.clone().or_else(|| Some(a.model.clone())), &licenses)?,
+                None => tag::tag_model(
+                    &store,
+                    &ext,
+                    a.name.clone().or_else(|| Some(a.model.clone())),
+                    &licenses,
+                )?,
             };
-            report_tagged(ctx, &tagged, a.path.as_deref(), started.elapsed().as_secs_f64())?;
+            report_tagged(
+                ctx,
+                &tagged,
+                a.path.as_deref(),
+                started.elapsed().as_secs_f64(),
+            )?;
             Ok(EXIT_OK)
         }
         TagCommand::Synthetic(a) => {
             let started = Instant::now();
             let view = View::build(&store.load()?, None);
             let mut generator_records = Batch::default();
-            let generator = resolve_generator(&store, &view, &a.generator, a.channel, &mut generator_records)?;
+            let generator = resolve_generator(
+                &store,
+                &view,
+                &a.generator,
+                a.channel,
+                &mut generator_records,
+            )?;
             let mut pending = Batch::default();
             let sources = a
                 .sources
                 .iter()
-                .map(|s| tag::resolve_or_describe(&store, &view, s, ArtifactKind::Dataset, &mut pending))
+                .map(|s| {
+                    tag::resolve_or_describe(&store, &view, s, ArtifactKind::Dataset, &mut pending)
+                })
                 .collect::<Result<Vec<_>>>()?;
             generator_records.extend(pending);
             let mut opts = TagOptions::new(ArtifactKind::SyntheticDataset);
@@ -298,7 +324,13 @@ pub fn tag(ctx: &Context, cmd: TagCommand) -> Result<i32> {
 }
 
 /// A recorded artifact, or a `vendor/model[@rev]` that becomes an external model record.
-fn resolve_generator(store: &Store, view: &View, reference: &str, channel: Option<Channel>, pending: &mut Batch) -> Result<String> {
+fn resolve_generator(
+    store: &Store,
+    view: &View,
+    reference: &str,
+    channel: Option<Channel>,
+    pending: &mut Batch,
+) -> Result<String> {
     match crate::reference::resolve_artifact(store, view, reference) {
         Ok(id) => {
             if let (Some(ch), Some(a)) = (channel, view.artifacts.get(&id)) {
@@ -311,14 +343,18 @@ fn resolve_generator(store: &Store, view: &View, reference: &str, channel: Optio
             }
             Ok(id)
         }
-        Err(Error::UnknownReference { .. }) if reference.contains('/') && !Path::new(reference).exists() => {
+        Err(Error::UnknownReference { .. })
+            if reference.contains('/') && !Path::new(reference).exists() =>
+        {
             let channel = channel.ok_or_else(|| {
                 Error::usage(format!("generator '{reference}' is not recorded yet: add --channel api or --channel weights"))
             })?;
             let ext = ExternalModel::parse(reference, channel)?;
             let id = ext.artifact_id();
             if !view.artifacts.contains_key(&id) {
-                pending.artifacts.push(tag::describe_model(&ext, Some(reference.to_string())));
+                pending
+                    .artifacts
+                    .push(tag::describe_model(&ext, Some(reference.to_string())));
             }
             Ok(id)
         }
@@ -326,7 +362,13 @@ fn resolve_generator(store: &Store, view: &View, reference: &str, channel: Optio
     }
 }
 
-fn tag_paths(ctx: &Context, store: &Store, kind: ArtifactKind, a: TagPathArgs, progress: bool) -> Result<i32> {
+fn tag_paths(
+    ctx: &Context,
+    store: &Store,
+    kind: ArtifactKind,
+    a: TagPathArgs,
+    progress: bool,
+) -> Result<i32> {
     let mut opts = TagOptions::new(kind);
     opts.name = a.name.clone();
     opts.licenses = licenses(&a.licenses)?;
@@ -372,8 +414,15 @@ fn tag_paths(ctx: &Context, store: &Store, kind: ArtifactKind, a: TagPathArgs, p
     Ok(EXIT_OK)
 }
 
-fn build_spec(store: &Store, view: &View, args: RunSpecArgs, pending: &mut Batch) -> Result<RunSpec> {
-    let kind = args.kind.ok_or_else(|| Error::usage("a run needs its KIND (e.g. fine_tune)"))?;
+fn build_spec(
+    store: &Store,
+    view: &View,
+    args: RunSpecArgs,
+    pending: &mut Batch,
+) -> Result<RunSpec> {
+    let kind = args
+        .kind
+        .ok_or_else(|| Error::usage("a run needs its KIND (e.g. fine_tune)"))?;
     let mut spec = RunSpec::new(kind);
     spec.name = args.name;
     spec.run_id = args.run_id;
@@ -381,11 +430,21 @@ fn build_spec(store: &Store, view: &View, args: RunSpecArgs, pending: &mut Batch
     spec.started_at = args.started_at.as_deref().map(parse_time).transpose()?;
     spec.ended_at = args.ended_at.as_deref().map(parse_time).transpose()?;
     for (role, reference) in &args.inputs {
-        let artifact_id = tag::resolve_or_describe(store, view, reference, role.implied_kind(), pending)?;
-        spec.inputs.push(RunInput { artifact_id, role: *role });
+        let artifact_id =
+            tag::resolve_or_describe(store, view, reference, role.implied_kind(), pending)?;
+        spec.inputs.push(RunInput {
+            artifact_id,
+            role: *role,
+        });
     }
     for reference in &args.outputs {
-        spec.outputs.push(tag::resolve_or_describe(store, view, reference, kind.output_kind(), pending)?);
+        spec.outputs.push(tag::resolve_or_describe(
+            store,
+            view,
+            reference,
+            kind.output_kind(),
+            pending,
+        )?);
     }
     Ok(spec)
 }
@@ -424,17 +483,23 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
             let run_id = match crate::reference::resolve(&store, &view, &f.run)? {
                 crate::reference::Target::Run(id) => id,
                 crate::reference::Target::Artifact(id) => {
-                    return Err(Error::usage(format!("'{}' names artifact {id}, not a run", f.run)))
+                    return Err(Error::usage(format!(
+                        "'{}' names artifact {id}, not a run",
+                        f.run
+                    )))
                 }
             };
             let kind = view.runs[&run_id].kind;
             let outputs = f
                 .outputs
                 .iter()
-                .map(|o| tag::resolve_or_describe(&store, &view, o, kind.output_kind(), &mut pending))
+                .map(|o| {
+                    tag::resolve_or_describe(&store, &view, o, kind.output_kind(), &mut pending)
+                })
                 .collect::<Result<Vec<_>>>()?;
             let ended_at = f.ended_at.as_deref().map(parse_time).transpose()?;
-            let run = crate::run::finish(&store, &view, &run_id, outputs, f.status, ended_at, pending)?;
+            let run =
+                crate::run::finish(&store, &view, &run_id, outputs, f.status, ended_at, pending)?;
             report_run(ctx, "finished", &run)?;
         }
     }
@@ -451,7 +516,11 @@ pub fn release(ctx: &Context, args: ReleaseArgs) -> Result<i32> {
     if ctx.format == Format::Json {
         output::json_line(&rec)?;
     } else {
-        let label = view.artifacts.get(&artifact_id).map(|a| a.label()).unwrap_or_default();
+        let label = view
+            .artifacts
+            .get(&artifact_id)
+            .map(|a| a.label())
+            .unwrap_or_default();
         output::line(&format!(
             "released {label} ({}) as {} from {}",
             short_id(&artifact_id),
@@ -484,7 +553,11 @@ pub fn import(ctx: &Context, file: &Path) -> Result<i32> {
     if ctx.format == Format::Json {
         output::json_line(&receipt)?;
     } else {
-        output::line(&format!("imported {} records into {} segments", receipt.records, receipt.segments.len()))?;
+        output::line(&format!(
+            "imported {} records into {} segments",
+            receipt.records,
+            receipt.segments.len()
+        ))?;
     }
     Ok(EXIT_OK)
 }

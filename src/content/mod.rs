@@ -78,7 +78,9 @@ pub fn identify(path: &Path, opts: &HashOptions<'_>) -> Result<ContentId> {
     utf8(path)?;
     let meta = metadata(path)?;
     if meta.is_file() {
-        let cached = opts.cache.and_then(|c| c.lookup(path, &FileStat::of(&meta)));
+        let cached = opts
+            .cache
+            .and_then(|c| c.lookup(path, &FileStat::of(&meta)));
         let (hex, hashed) = match cached {
             Some(hex) => (hex, 0),
             None => {
@@ -121,7 +123,12 @@ fn file_type_name(meta: &Metadata) -> &'static str {
 }
 
 /// Hash a file and, when it did not change while being read, remember the digest.
-fn hash_file_checked(path: &Path, before: &Metadata, cache: Option<&StatCache>, progress: &Progress) -> Result<String> {
+fn hash_file_checked(
+    path: &Path,
+    before: &Metadata,
+    cache: Option<&StatCache>,
+    progress: &Progress,
+) -> Result<String> {
     let started = std::time::SystemTime::now();
     let hex = hash_file(path, before.len(), progress)?;
     if let Some(cache) = cache {
@@ -141,7 +148,8 @@ pub fn hash_file(path: &Path, len: u64, progress: &Progress) -> Result<String> {
     if len >= MMAP_THRESHOLD {
         // SAFETY: the map is read-only and dropped before returning. A concurrent writer can change
         // the bytes under us; the stat check around hashing then refuses to cache the result.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, "memory-mapping", e))?;
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| Error::io(path, "memory-mapping", e))?;
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
         for chunk in map.chunks(PROGRESS_CHUNK) {
@@ -193,7 +201,8 @@ fn walk(root: &Path) -> Result<Walk> {
     };
     let root_meta = metadata(root)?;
     // (dev, ino) of the directories on the current path, to catch links into an ancestor.
-    let mut stack: Vec<(usize, Vec<(u64, u64)>)> = vec![(0, vec![(root_meta.dev(), root_meta.ino())])];
+    let mut stack: Vec<(usize, Vec<(u64, u64)>)> =
+        vec![(0, vec![(root_meta.dev(), root_meta.ino())])];
     while let Some((dir_index, ancestors)) = stack.pop() {
         let dir = walk.dirs[dir_index].clone();
         let read = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "listing directory", e))?;
@@ -291,13 +300,16 @@ fn hash_tree(root: &Path, opts: &HashOptions<'_>) -> Result<ContentId> {
             let entry = &walk.entries[entry_index];
             let (kind, digest, child_size) = match &entry.kind {
                 EntryKind::File { meta, .. } => {
-                    let hex = resolved[entry_index].as_deref().expect("file digests resolved");
+                    let hex = resolved[entry_index]
+                        .as_deref()
+                        .expect("file digests resolved");
                     files += 1;
                     let hash = blake3::Hash::from_hex(hex).expect("hex from blake3");
                     (b'f', hash, meta.len())
                 }
                 EntryKind::Dir { index } => {
-                    let (hash, sub_size, sub_files) = dir_digest[*index].expect("children before parents");
+                    let (hash, sub_size, sub_files) =
+                        dir_digest[*index].expect("children before parents");
                     files += sub_files;
                     (b'd', hash, sub_size)
                 }
@@ -345,7 +357,10 @@ mod tests {
         assert_eq!(id.hex, blake3::hash(&data).to_hex().to_string());
         assert_eq!(id.size_bytes, data.len() as u64);
         fs::write(&p, b"small").unwrap();
-        assert_eq!(identify(&p, &HashOptions::default()).unwrap().hex, blake3::hash(b"small").to_hex().to_string());
+        assert_eq!(
+            identify(&p, &HashOptions::default()).unwrap().hex,
+            blake3::hash(b"small").to_hex().to_string()
+        );
     }
 
     #[test]
@@ -406,8 +421,14 @@ mod tests {
         fs::create_dir_all(&root).unwrap();
         let bad = root.join(std::ffi::OsStr::from_bytes(b"bad\xff.txt"));
         fs::write(&bad, b"x").unwrap();
-        assert!(matches!(identify(&root, &HashOptions::default()), Err(Error::NonUtf8Path { .. })));
-        assert!(matches!(identify(&bad, &HashOptions::default()), Err(Error::NonUtf8Path { .. })));
+        assert!(matches!(
+            identify(&root, &HashOptions::default()),
+            Err(Error::NonUtf8Path { .. })
+        ));
+        assert!(matches!(
+            identify(&bad, &HashOptions::default()),
+            Err(Error::NonUtf8Path { .. })
+        ));
     }
 
     #[test]

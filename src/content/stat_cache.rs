@@ -105,7 +105,9 @@ impl StatCache {
 
     /// Remember a digest computed from a read that began at `hash_started`.
     pub fn remember(&self, path: &Path, stat: FileStat, blake3: &str, hash_started: SystemTime) {
-        let Some((parent, name)) = Self::split(path) else { return };
+        let Some((parent, name)) = Self::split(path) else {
+            return;
+        };
         let modified = SystemTime::UNIX_EPOCH + Duration::from_nanos(stat.mtime_ns.max(0) as u64);
         let changed = SystemTime::UNIX_EPOCH + Duration::from_nanos(stat.ctime_ns.max(0) as u64);
         let racy = |t: SystemTime| t + RACY_WINDOW > hash_started;
@@ -167,7 +169,12 @@ mod tests {
         cache.remember(&file, stat, "h1", SystemTime::now());
         assert_eq!(cache.lookup(&file, &stat), None);
 
-        cache.remember(&file, stat, "h1", SystemTime::now() + Duration::from_secs(1));
+        cache.remember(
+            &file,
+            stat,
+            "h1",
+            SystemTime::now() + Duration::from_secs(1),
+        );
         assert_eq!(cache.lookup(&file, &stat).as_deref(), Some("h1"));
         let mut changed = stat;
         changed.size += 1;

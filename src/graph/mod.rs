@@ -95,7 +95,10 @@ pub struct Hop {
 impl LineageGraph {
     pub fn build(view: &View) -> LineageGraph {
         let mut g = LineageGraph {
-            graph: DiGraph::with_capacity(view.artifacts.len() + view.runs.len(), view.runs.len() * 4),
+            graph: DiGraph::with_capacity(
+                view.artifacts.len() + view.runs.len(),
+                view.runs.len() * 4,
+            ),
             index: HashMap::with_capacity(view.artifacts.len() + view.runs.len()),
         };
         for id in view.artifacts.keys() {
@@ -147,11 +150,19 @@ impl LineageGraph {
             let d = seen[&n];
             order.push((n, d));
             for e in self.graph.edges_directed(n, dir) {
-                let next = if dir == Direction::Incoming { e.source() } else { e.target() };
+                let next = if dir == Direction::Incoming {
+                    e.source()
+                } else {
+                    e.target()
+                };
                 if seen.contains_key(&next) {
                     continue;
                 }
-                let next_depth = if matches!(self.graph[next], Node::Run(_)) { d + 1 } else { d };
+                let next_depth = if matches!(self.graph[next], Node::Run(_)) {
+                    d + 1
+                } else {
+                    d
+                };
                 if depth.is_some_and(|limit| next_depth > limit) {
                     truncated = true;
                     continue;
@@ -186,7 +197,11 @@ impl LineageGraph {
                 let mut cur = to;
                 while cur != from {
                     let (prev, edge) = parent[&cur];
-                    hops.push(Hop { from: prev, to: cur, edge });
+                    hops.push(Hop {
+                        from: prev,
+                        to: cur,
+                        edge,
+                    });
                     cur = prev;
                 }
                 hops.reverse();
@@ -237,7 +252,13 @@ mod tests {
             status: RunStatus::Succeeded,
             started_at: None,
             ended_at: None,
-            inputs: inputs.iter().map(|(a, role)| RunInput { artifact_id: art(*a).artifact_id, role: *role }).collect(),
+            inputs: inputs
+                .iter()
+                .map(|(a, role)| RunInput {
+                    artifact_id: art(*a).artifact_id,
+                    role: *role,
+                })
+                .collect(),
             outputs: outputs.iter().map(|a| art(*a).artifact_id).collect(),
             recorded_at: now(),
             recorded_by: "u@h".into(),
@@ -245,14 +266,21 @@ mod tests {
     }
 
     fn graph(runs: Vec<RunRecord>) -> LineageGraph {
-        let snap = Snapshot { artifacts: (0..6).map(art).collect(), runs, ..Default::default() };
+        let snap = Snapshot {
+            artifacts: (0..6).map(art).collect(),
+            runs,
+            ..Default::default()
+        };
         LineageGraph::build(&View::build(&snap, None))
     }
 
     #[test]
     fn closures_depths_and_paths() {
         // 0 -> r1 -> 1 -> r2 -> 2 ; 3 -> r2
-        let g = graph(vec![run(1, &[(0, Role::Source)], &[1]), run(2, &[(1, Role::TrainingData), (3, Role::BaseWeights)], &[2])]);
+        let g = graph(vec![
+            run(1, &[(0, Role::Source)], &[1]),
+            run(2, &[(1, Role::TrainingData), (3, Role::BaseWeights)], &[2]),
+        ]);
         let a2 = g.node(&art(2).artifact_id).unwrap();
         let up = g.closure(a2, Walk::Upstream, None);
         assert_eq!(up.nodes.len(), 6);
@@ -270,7 +298,10 @@ mod tests {
 
     #[test]
     fn cycles_are_reported_and_walks_terminate() {
-        let g = graph(vec![run(1, &[(0, Role::Source)], &[1]), run(2, &[(1, Role::Source)], &[0])]);
+        let g = graph(vec![
+            run(1, &[(0, Role::Source)], &[1]),
+            run(2, &[(1, Role::Source)], &[0]),
+        ]);
         let cycles = g.cycles();
         assert_eq!(cycles.len(), 1);
         assert_eq!(cycles[0].len(), 4);

@@ -62,7 +62,12 @@ pub struct LineageEdge {
     pub role: Option<Role>,
 }
 
-pub fn lineage_report(view: &View, graph: &LineageGraph, closure: &Closure, depth_limit: Option<usize>) -> LineageReport {
+pub fn lineage_report(
+    view: &View,
+    graph: &LineageGraph,
+    closure: &Closure,
+    depth_limit: Option<usize>,
+) -> LineageReport {
     let nodes = closure
         .nodes
         .iter()
@@ -119,7 +124,12 @@ fn describe(view: &View, graph: &LineageGraph, n: NodeIndex, depth: usize) -> Li
                 node.licenses = license_labels(a);
                 node
             }
-            None => base(id, "artifact", "unknown".into(), format!("unrecorded {}", short_id(id))),
+            None => base(
+                id,
+                "artifact",
+                "unknown".into(),
+                format!("unrecorded {}", short_id(id)),
+            ),
         },
         Node::Run(id) => {
             let r = &view.runs[id];
@@ -172,7 +182,8 @@ fn node_line(node: &LineageNode) -> String {
 
 /// An indented tree from the root; a node reached twice is printed once, then referred to.
 pub fn to_text(report: &LineageReport) -> String {
-    let by_id: HashMap<&str, &LineageNode> = report.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let by_id: HashMap<&str, &LineageNode> =
+        report.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let mut children: BTreeMap<&str, Vec<(&str, Option<Role>)>> = BTreeMap::new();
     for e in &report.edges {
         let (parent, child) = if report.direction == Walk::Upstream.as_str() {
@@ -188,7 +199,14 @@ pub fn to_text(report: &LineageReport) -> String {
     let mut out = String::new();
     let mut printed = HashSet::new();
     let root = report.root.as_str();
-    let _ = writeln!(out, "{}", by_id.get(root).map(|n| node_line(n)).unwrap_or_else(|| root.to_string()));
+    let _ = writeln!(
+        out,
+        "{}",
+        by_id
+            .get(root)
+            .map(|n| node_line(n))
+            .unwrap_or_else(|| root.to_string())
+    );
     printed.insert(root);
     // Depth-first, children in label order; `prefix` carries the tree guides.
     fn visit<'a>(
@@ -204,7 +222,10 @@ pub fn to_text(report: &LineageReport) -> String {
             let last = i + 1 == kids.len();
             let branch = if last { "└─ " } else { "├─ " };
             let role_text = role.map(|r| format!("[{r}] ")).unwrap_or_default();
-            let text = by_id.get(child).map(|n| node_line(n)).unwrap_or_else(|| child.to_string());
+            let text = by_id
+                .get(child)
+                .map(|n| node_line(n))
+                .unwrap_or_else(|| child.to_string());
             if !printed.insert(child) {
                 let _ = writeln!(out, "{prefix}{branch}{role_text}{text}  (see above)");
                 continue;
@@ -216,13 +237,22 @@ pub fn to_text(report: &LineageReport) -> String {
     }
     visit(root, "", &children, &by_id, &mut printed, &mut out);
     if report.truncated {
-        let _ = writeln!(out, "… more {} beyond --depth {}", report.direction, report.depth_limit.unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "… more {} beyond --depth {}",
+            report.direction,
+            report.depth_limit.unwrap_or(0)
+        );
     }
     for cycle in &report.cycles {
         let _ = writeln!(
             out,
             "warning: cycle in recorded lineage: {}",
-            cycle.iter().map(|id| short_id(id)).collect::<Vec<_>>().join(" ↔ ")
+            cycle
+                .iter()
+                .map(|id| short_id(id))
+                .collect::<Vec<_>>()
+                .join(" ↔ ")
         );
     }
     out
@@ -233,10 +263,21 @@ fn escape_dot(s: &str) -> String {
 }
 
 pub fn to_dot(report: &LineageReport) -> String {
-    let mut out = String::from("digraph lineage {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
-    let index: HashMap<&str, usize> = report.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let mut out = String::from(
+        "digraph lineage {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
+    );
+    let index: HashMap<&str, usize> = report
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
     for (i, n) in report.nodes.iter().enumerate() {
-        let shape = if n.node_type == "run" { "box, style=rounded" } else { "ellipse" };
+        let shape = if n.node_type == "run" {
+            "box, style=rounded"
+        } else {
+            "ellipse"
+        };
         let _ = writeln!(
             out,
             "  n{i} [shape={shape}, label=\"{}\\n{}\", tooltip=\"{}\"];",
@@ -266,7 +307,12 @@ fn escape_mermaid(s: &str) -> String {
 
 pub fn to_mermaid(report: &LineageReport) -> String {
     let mut out = String::from("flowchart LR\n");
-    let index: HashMap<&str, usize> = report.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = report
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
     for (i, n) in report.nodes.iter().enumerate() {
         let label = escape_mermaid(&format!("{}: {}", n.kind, n.label));
         if n.node_type == "run" {
@@ -297,7 +343,11 @@ pub fn path_text(view: &View, graph: &LineageGraph, hops: &[super::Hop]) -> Stri
             .get(id)
             .map(|a| format!("{} {} ({})", a.kind, a.label(), short_id(id)))
             .unwrap_or_else(|| format!("unrecorded {}", short_id(id))),
-        Node::Run(id) => view.runs.get(id).map(|r| format!("{} run {} ({id})", r.kind, r.label())).unwrap_or_default(),
+        Node::Run(id) => view
+            .runs
+            .get(id)
+            .map(|r| format!("{} run {} ({id})", r.kind, r.label()))
+            .unwrap_or_default(),
     };
     let mut out = String::new();
     if let Some(first) = hops.first() {

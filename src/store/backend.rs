@@ -73,7 +73,9 @@ impl Backend for LocalBackend {
         let mut out = Vec::new();
         for item in read {
             let item = item.map_err(|e| Error::io(&dir, "listing store", e))?;
-            let Ok(name) = item.file_name().into_string() else { continue };
+            let Ok(name) = item.file_name().into_string() else {
+                continue;
+            };
             let meta = match item.metadata() {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -107,10 +109,14 @@ impl Backend for LocalBackend {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "creating store folder", e))?;
         let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
         let result = (|| {
-            let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, "creating segment", e))?;
-            file.write_all(bytes).map_err(|e| Error::io(&tmp, "writing segment", e))?;
-            file.sync_data().map_err(|e| Error::io(&tmp, "syncing segment", e))?;
-            std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, "publishing segment", e))?;
+            let mut file =
+                std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, "creating segment", e))?;
+            file.write_all(bytes)
+                .map_err(|e| Error::io(&tmp, "writing segment", e))?;
+            file.sync_data()
+                .map_err(|e| Error::io(&tmp, "syncing segment", e))?;
+            std::fs::rename(&tmp, &target)
+                .map_err(|e| Error::io(&target, "publishing segment", e))?;
             // The rename is durable only once the directory entry is.
             std::fs::File::open(&dir)
                 .and_then(|d| d.sync_all())
@@ -141,7 +147,9 @@ pub fn stale_temporaries(root: &Path, tables: &[&str], age: std::time::Duration)
     let now = std::time::SystemTime::now();
     let mut out = Vec::new();
     for table in tables {
-        let Ok(read) = std::fs::read_dir(root.join(table)) else { continue };
+        let Ok(read) = std::fs::read_dir(root.join(table)) else {
+            continue;
+        };
         for item in read.flatten() {
             let name = item.file_name();
             if !is_temporary(&name.to_string_lossy()) {

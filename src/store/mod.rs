@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::content::stat_cache::StatCache;
 use crate::content::STORE_DIR_NAME;
 use crate::error::{Error, Result};
-use crate::records::{ArtifactRecord, Batch, LicenseClaimRecord, ReleaseRecord, RunRecord, StoredRecord, WaiverRecord};
+use crate::records::{
+    ArtifactRecord, Batch, LicenseClaimRecord, ReleaseRecord, RunRecord, StoredRecord, WaiverRecord,
+};
 use backend::{Backend, LocalBackend, ObjectInfo};
 use segment::Table;
 
@@ -66,7 +68,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn record_count(&self) -> usize {
-        self.artifacts.len() + self.license_claims.len() + self.runs.len() + self.releases.len() + self.waivers.len()
+        self.artifacts.len()
+            + self.license_claims.len()
+            + self.runs.len()
+            + self.releases.len()
+            + self.waivers.len()
     }
 }
 
@@ -101,7 +107,8 @@ impl std::fmt::Debug for Store {
 
 fn url_scheme(location: &str) -> Option<&str> {
     let (scheme, rest) = location.split_once("://")?;
-    (!scheme.is_empty() && !rest.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric())).then_some(scheme)
+    (!scheme.is_empty() && !rest.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(scheme)
 }
 
 impl Store {
@@ -183,7 +190,8 @@ impl Store {
 
     fn open_dir(dir: &Path) -> Result<Store> {
         let marker_path = dir.join(MARKER_FILE);
-        let text = std::fs::read(&marker_path).map_err(|e| Error::io(&marker_path, "reading store marker", e))?;
+        let text = std::fs::read(&marker_path)
+            .map_err(|e| Error::io(&marker_path, "reading store marker", e))?;
         let marker: Marker = serde_json::from_slice(&text).map_err(|e| Error::NotAStore {
             path: dir.to_path_buf(),
             reason: format!("{MARKER_FILE} is unreadable: {e}"),
@@ -252,16 +260,22 @@ impl Store {
     }
 
     fn segment_path(&self, key: &str) -> PathBuf {
-        self.backend.local_path(key).unwrap_or_else(|| PathBuf::from(key))
+        self.backend
+            .local_path(key)
+            .unwrap_or_else(|| PathBuf::from(key))
     }
 
     /// Read and decode one segment; `Ok(None)` if it vanished (compacted) meanwhile.
     pub fn read_segment<T: Table>(&self, key: &str) -> Result<Option<Vec<T>>> {
-        let Some(bytes) = self.backend.get(key)? else { return Ok(None) };
-        segment::decode::<T>(bytes).map(Some).map_err(|reason| Error::CorruptSegment {
-            path: self.segment_path(key),
-            reason,
-        })
+        let Some(bytes) = self.backend.get(key)? else {
+            return Ok(None);
+        };
+        segment::decode::<T>(bytes)
+            .map(Some)
+            .map_err(|reason| Error::CorruptSegment {
+                path: self.segment_path(key),
+                reason,
+            })
     }
 
     /// All records of one table, de-duplicated by record id. Retries when compaction removes a
@@ -288,7 +302,9 @@ impl Store {
         Err(Error::Io {
             path: self.dir.clone(),
             action: "reading store",
-            source: std::io::Error::other("segments kept vanishing while reading (is a compaction loop running?)"),
+            source: std::io::Error::other(
+                "segments kept vanishing while reading (is a compaction loop running?)",
+            ),
         })
     }
 
@@ -321,11 +337,21 @@ impl Store {
         let mut read = Vec::new();
         for info in &listed {
             // A segment another compaction removed is already merged elsewhere.
-            let Some(records) = self.read_segment::<T>(&info.key)? else { continue };
+            let Some(records) = self.read_segment::<T>(&info.key)? else {
+                continue;
+            };
             read.push(info.key.clone());
-            merged.extend(records.into_iter().filter(|r| seen.insert(r.record_id().to_string())));
+            merged.extend(
+                records
+                    .into_iter()
+                    .filter(|r| seen.insert(r.record_id().to_string())),
+            );
         }
-        merged.sort_by(|a, b| a.recorded_at().cmp(&b.recorded_at()).then_with(|| a.record_id().cmp(b.record_id())));
+        merged.sort_by(|a, b| {
+            a.recorded_at()
+                .cmp(&b.recorded_at())
+                .then_with(|| a.record_id().cmp(b.record_id()))
+        });
         let mut receipt = AppendReceipt::default();
         self.write_table(&merged, &mut receipt)?;
         // Only now that the merged segment is durable may the inputs go.
@@ -373,7 +399,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::init(dir.path()).unwrap();
         for n in 0..5 {
-            let batch = Batch { artifacts: vec![artifact(n), artifact(n % 2)], ..Default::default() };
+            let batch = Batch {
+                artifacts: vec![artifact(n), artifact(n % 2)],
+                ..Default::default()
+            };
             store.append(batch).unwrap();
         }
         let snap = store.load().unwrap();
@@ -395,20 +424,37 @@ mod tests {
         let deep = dir.path().join("a/b/c");
         std::fs::create_dir_all(&deep).unwrap();
         let found = Store::locate(None, &deep).unwrap();
-        assert_eq!(found.project_dir(), std::path::absolute(dir.path()).unwrap());
+        assert_eq!(
+            found.project_dir(),
+            std::path::absolute(dir.path()).unwrap()
+        );
         let other = tempfile::tempdir().unwrap();
-        assert!(matches!(Store::locate(Some(other.path().to_str().unwrap()), &deep), Err(Error::NotAStore { .. })));
-        assert!(matches!(Store::open("s3://bucket/prefix"), Err(Error::UnsupportedStoreUrl { .. })));
+        assert!(matches!(
+            Store::locate(Some(other.path().to_str().unwrap()), &deep),
+            Err(Error::NotAStore { .. })
+        ));
+        assert!(matches!(
+            Store::open("s3://bucket/prefix"),
+            Err(Error::UnsupportedStoreUrl { .. })
+        ));
     }
 
     #[test]
     fn corrupt_segment_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::init(dir.path()).unwrap();
-        store.append(Batch { artifacts: vec![artifact(1)], ..Default::default() }).unwrap();
+        store
+            .append(Batch {
+                artifacts: vec![artifact(1)],
+                ..Default::default()
+            })
+            .unwrap();
         let bad = store.dir().join("segments/artifacts/0000-bad.parquet");
         std::fs::write(&bad, b"definitely not parquet").unwrap();
         let err = store.load().unwrap_err();
-        assert!(matches!(&err, Error::CorruptSegment { path, .. } if path == &bad), "{err}");
+        assert!(
+            matches!(&err, Error::CorruptSegment { path, .. } if path == &bad),
+            "{err}"
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray, UInt64Array,
+    Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StringArray, StructArray,
+    TimestampMicrosecondArray, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
@@ -17,8 +18,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::records::{
-    ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunInput, RunRecord, StoredRecord, WaiverRecord,
-    RECORD_SCHEMA_VERSION,
+    ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunInput, RunRecord, StoredRecord,
+    WaiverRecord, RECORD_SCHEMA_VERSION,
 };
 
 /// Key-value metadata written into every segment's footer.
@@ -56,7 +57,12 @@ fn str_col<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
 }
 
 fn ts_col(values: impl Iterator<Item = Option<DateTime<Utc>>>) -> ArrayRef {
-    Arc::new(values.map(|t| t.map(|t| t.timestamp_micros())).collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
+    Arc::new(
+        values
+            .map(|t| t.map(|t| t.timestamp_micros()))
+            .collect::<TimestampMicrosecondArray>()
+            .with_timezone("UTC"),
+    )
 }
 
 fn u64_col(values: impl Iterator<Item = Option<u64>>) -> ArrayRef {
@@ -75,11 +81,16 @@ impl<'a> Columns<'a> {
         self.0.column_by_name(name)
     }
     fn required(&self, name: &str) -> Result<&'a ArrayRef, DecodeError> {
-        self.get(name).ok_or_else(|| format!("column '{name}' is missing"))
+        self.get(name)
+            .ok_or_else(|| format!("column '{name}' is missing"))
     }
     fn strings(&self, name: &str) -> Result<Option<&'a StringArray>, DecodeError> {
         self.get(name)
-            .map(|c| c.as_any().downcast_ref::<StringArray>().ok_or_else(|| format!("column '{name}' is not UTF-8 text")))
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| format!("column '{name}' is not UTF-8 text"))
+            })
             .transpose()
     }
     fn req_strings(&self, name: &str) -> Result<&'a StringArray, DecodeError> {
@@ -101,12 +112,20 @@ impl<'a> Columns<'a> {
     }
     fn u64s(&self, name: &str) -> Result<Option<&'a UInt64Array>, DecodeError> {
         self.get(name)
-            .map(|c| c.as_any().downcast_ref::<UInt64Array>().ok_or_else(|| format!("column '{name}' is not uint64")))
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .ok_or_else(|| format!("column '{name}' is not uint64"))
+            })
             .transpose()
     }
     fn lists(&self, name: &str) -> Result<Option<&'a ListArray>, DecodeError> {
         self.get(name)
-            .map(|c| c.as_any().downcast_ref::<ListArray>().ok_or_else(|| format!("column '{name}' is not a list")))
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<ListArray>()
+                    .ok_or_else(|| format!("column '{name}' is not a list"))
+            })
             .transpose()
     }
 }
@@ -119,7 +138,8 @@ fn req_str(col: &StringArray, row: usize, name: &str) -> Result<String, DecodeEr
 }
 
 fn opt_str(col: Option<&StringArray>, row: usize) -> Option<String> {
-    col.filter(|c| !c.is_null(row)).map(|c| c.value(row).to_string())
+    col.filter(|c| !c.is_null(row))
+        .map(|c| c.value(row).to_string())
 }
 
 fn opt_u64(col: Option<&UInt64Array>, row: usize) -> Option<u64> {
@@ -127,25 +147,40 @@ fn opt_u64(col: Option<&UInt64Array>, row: usize) -> Option<u64> {
 }
 
 fn micros(v: i64, row: usize) -> Result<DateTime<Utc>, DecodeError> {
-    Utc.timestamp_micros(v).single().ok_or_else(|| format!("row {row}: timestamp {v} is out of range"))
+    Utc.timestamp_micros(v)
+        .single()
+        .ok_or_else(|| format!("row {row}: timestamp {v} is out of range"))
 }
 
-fn req_time(col: &TimestampMicrosecondArray, row: usize, name: &str) -> Result<DateTime<Utc>, DecodeError> {
+fn req_time(
+    col: &TimestampMicrosecondArray,
+    row: usize,
+    name: &str,
+) -> Result<DateTime<Utc>, DecodeError> {
     if col.is_null(row) {
         return Err(format!("row {row}: required column '{name}' is null"));
     }
     micros(col.value(row), row)
 }
 
-fn opt_time(col: Option<&TimestampMicrosecondArray>, row: usize) -> Result<Option<DateTime<Utc>>, DecodeError> {
+fn opt_time(
+    col: Option<&TimestampMicrosecondArray>,
+    row: usize,
+) -> Result<Option<DateTime<Utc>>, DecodeError> {
     match col.filter(|c| !c.is_null(row)) {
         Some(c) => micros(c.value(row), row).map(Some),
         None => Ok(None),
     }
 }
 
-fn parse_enum<T: std::str::FromStr>(value: String, row: usize, name: &str) -> Result<T, DecodeError> {
-    value.parse().map_err(|_| format!("row {row}: column '{name}' has unknown value '{value}'"))
+fn parse_enum<T: std::str::FromStr>(
+    value: String,
+    row: usize,
+    name: &str,
+) -> Result<T, DecodeError> {
+    value
+        .parse()
+        .map_err(|_| format!("row {row}: column '{name}' has unknown value '{value}'"))
 }
 
 impl Table for ArtifactRecord {
@@ -192,7 +227,11 @@ impl Table for ArtifactRecord {
 
     fn from_batch(b: &RecordBatch) -> Result<Vec<Self>, DecodeError> {
         let c = Columns(b);
-        let (rid, aid, kind) = (c.req_strings("record_id")?, c.req_strings("artifact_id")?, c.req_strings("kind")?);
+        let (rid, aid, kind) = (
+            c.req_strings("record_id")?,
+            c.req_strings("artifact_id")?,
+            c.req_strings("kind")?,
+        );
         let (size, files) = (c.u64s("size_bytes")?, c.u64s("file_count")?);
         let (name, loc, vendor, model, rev, chan) = (
             c.strings("name")?,
@@ -217,8 +256,12 @@ impl Table for ArtifactRecord {
                     vendor: opt_str(vendor, i),
                     model: opt_str(model, i),
                     revision: opt_str(rev, i),
-                    channel: opt_str(chan, i).map(|v| parse_enum(v, i, "channel")).transpose()?,
-                    purpose: opt_str(purpose, i).map(|v| parse_enum(v, i, "purpose")).transpose()?,
+                    channel: opt_str(chan, i)
+                        .map(|v| parse_enum(v, i, "channel"))
+                        .transpose()?,
+                    purpose: opt_str(purpose, i)
+                        .map(|v| parse_enum(v, i, "purpose"))
+                        .transpose()?,
                     recorded_at: req_time(at, i, "recorded_at")?,
                     recorded_by: req_str(by, i, "recorded_by")?,
                 })
@@ -243,28 +286,43 @@ impl Table for RunRecord {
             ts("ended_at", true),
             Field::new(
                 "inputs",
-                DataType::List(Arc::new(Field::new("item", DataType::Struct(input_fields()), false))),
+                DataType::List(Arc::new(Field::new(
+                    "item",
+                    DataType::Struct(input_fields()),
+                    false,
+                ))),
                 false,
             ),
-            Field::new("outputs", DataType::List(Arc::new(utf8("item", false))), false),
+            Field::new(
+                "outputs",
+                DataType::List(Arc::new(utf8("item", false))),
+                false,
+            ),
             ts("recorded_at", false),
             utf8("recorded_by", false),
         ])
     }
 
     fn to_batch(rs: &[Self]) -> RecordBatch {
-        let mut inputs = ListBuilder::new(StructBuilder::from_fields(input_fields(), rs.len()))
-            .with_field(Arc::new(Field::new("item", DataType::Struct(input_fields()), false)));
+        let mut inputs =
+            ListBuilder::new(StructBuilder::from_fields(input_fields(), rs.len())).with_field(
+                Arc::new(Field::new("item", DataType::Struct(input_fields()), false)),
+            );
         for r in rs {
             let item = inputs.values();
             for input in &r.inputs {
-                item.field_builder::<StringBuilder>(0).expect("artifact_id builder").append_value(&input.artifact_id);
-                item.field_builder::<StringBuilder>(1).expect("role builder").append_value(input.role.as_str());
+                item.field_builder::<StringBuilder>(0)
+                    .expect("artifact_id builder")
+                    .append_value(&input.artifact_id);
+                item.field_builder::<StringBuilder>(1)
+                    .expect("role builder")
+                    .append_value(input.role.as_str());
                 item.append(true);
             }
             inputs.append(true);
         }
-        let mut outputs = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(utf8("item", false)));
+        let mut outputs =
+            ListBuilder::new(StringBuilder::new()).with_field(Arc::new(utf8("item", false)));
         for r in rs {
             for o in &r.outputs {
                 outputs.values().append_value(o);
@@ -455,7 +513,11 @@ impl Table for LicenseClaimRecord {
             c.req_strings("source")?,
             c.req_strings("confidence")?,
         );
-        let (dig, path, note) = (c.strings("evidence_digest")?, c.strings("evidence_path")?, c.strings("note")?);
+        let (dig, path, note) = (
+            c.strings("evidence_digest")?,
+            c.strings("evidence_path")?,
+            c.strings("note")?,
+        );
         let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
         (0..b.num_rows())
             .map(|i| {
@@ -525,7 +587,11 @@ impl Table for WaiverRecord {
             c.strings("license")?,
             c.strings("target")?,
         );
-        let (reason, approver, expires) = (c.req_strings("reason")?, c.req_strings("approved_by")?, c.req_times("expires_at")?);
+        let (reason, approver, expires) = (
+            c.req_strings("reason")?,
+            c.req_strings("approved_by")?,
+            c.req_times("expires_at")?,
+        );
         let revoked = c
             .required("revoked")?
             .as_any()
@@ -560,11 +626,15 @@ pub fn encode<T: Table>(records: &[T]) -> Vec<u8> {
         .set_max_row_group_row_count(Some(64 * 1024))
         .set_key_value_metadata(Some(vec![
             parquet::file::metadata::KeyValue::new(META_TABLE.to_string(), T::TABLE.to_string()),
-            parquet::file::metadata::KeyValue::new(META_VERSION.to_string(), RECORD_SCHEMA_VERSION.to_string()),
+            parquet::file::metadata::KeyValue::new(
+                META_VERSION.to_string(),
+                RECORD_SCHEMA_VERSION.to_string(),
+            ),
         ]))
         .build();
     let mut out = Vec::with_capacity(4096);
-    let mut writer = ArrowWriter::try_new(&mut out, T::schema(), Some(props)).expect("valid schema");
+    let mut writer =
+        ArrowWriter::try_new(&mut out, T::schema(), Some(props)).expect("valid schema");
     for chunk in records.chunks(64 * 1024) {
         writer.write(&T::to_batch(chunk)).expect("in-memory write");
     }
@@ -574,15 +644,26 @@ pub fn encode<T: Table>(records: &[T]) -> Vec<u8> {
 
 /// Decode a segment's bytes.
 pub fn decode<T: Table>(bytes: Bytes) -> Result<Vec<T>, DecodeError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
     if let Some(kv) = builder.metadata().file_metadata().key_value_metadata() {
-        if let Some(table) = kv.iter().find(|k| k.key == META_TABLE).and_then(|k| k.value.as_deref()) {
+        if let Some(table) = kv
+            .iter()
+            .find(|k| k.key == META_TABLE)
+            .and_then(|k| k.value.as_deref())
+        {
             if table != T::TABLE {
-                return Err(format!("segment holds table '{table}', expected '{}'", T::TABLE));
+                return Err(format!(
+                    "segment holds table '{table}', expected '{}'",
+                    T::TABLE
+                ));
             }
         }
     }
-    let reader = builder.with_batch_size(64 * 1024).build().map_err(|e| format!("cannot read: {e}"))?;
+    let reader = builder
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| format!("cannot read: {e}"))?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| format!("cannot read row group: {e}"))?;
@@ -628,8 +709,14 @@ mod tests {
             started_at: Some(t),
             ended_at: None,
             inputs: vec![
-                RunInput { artifact_id: a.artifact_id.clone(), role: Role::BaseWeights },
-                RunInput { artifact_id: id::file(&"c".repeat(64)), role: Role::TrainingData },
+                RunInput {
+                    artifact_id: a.artifact_id.clone(),
+                    role: Role::BaseWeights,
+                },
+                RunInput {
+                    artifact_id: id::file(&"c".repeat(64)),
+                    role: Role::TrainingData,
+                },
             ],
             outputs: vec![id::file(&"d".repeat(64))],
             recorded_at: t,
@@ -640,7 +727,8 @@ mod tests {
         empty.inputs.clear();
         empty.outputs.clear();
         empty.seal();
-        let back: Vec<RunRecord> = decode(Bytes::from(encode(&[r.clone(), empty.clone()]))).unwrap();
+        let back: Vec<RunRecord> =
+            decode(Bytes::from(encode(&[r.clone(), empty.clone()]))).unwrap();
         assert_eq!(back, vec![r, empty]);
 
         let mut rel = ReleaseRecord {

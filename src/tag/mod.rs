@@ -12,8 +12,8 @@ pub mod model_dir;
 use crate::content::{self, ContentId, HashOptions};
 use crate::error::{Error, Result};
 use crate::records::{
-    self, id, ArtifactKind, ArtifactRecord, Batch, Channel, ClaimSource, Confidence, LicenseClaimRecord, Role,
-    RunInput, RunKind, RunRecord, RunStatus,
+    self, id, ArtifactKind, ArtifactRecord, Batch, Channel, ClaimSource, Confidence,
+    LicenseClaimRecord, Role, RunInput, RunKind, RunRecord, RunStatus,
 };
 use crate::store::{AppendReceipt, Store};
 
@@ -39,7 +39,9 @@ impl ExternalModel {
             .filter(|(v, m)| !v.is_empty() && !m.is_empty())
             .ok_or_else(|| Error::usage(format!("'{spec}': expected vendor/model[@revision], e.g. deepseek-ai/DeepSeek-V3@2024-12-26")))?;
         if spec.chars().any(char::is_whitespace) || spec.contains('#') {
-            return Err(Error::usage(format!("'{spec}': model names may not contain spaces or '#'")));
+            return Err(Error::usage(format!(
+                "'{spec}': model names may not contain spaces or '#'"
+            )));
         }
         Ok(ExternalModel {
             vendor: vendor.into(),
@@ -50,7 +52,12 @@ impl ExternalModel {
     }
 
     pub fn artifact_id(&self) -> String {
-        id::external_model(&self.vendor, &self.model, self.revision.as_deref(), self.channel)
+        id::external_model(
+            &self.vendor,
+            &self.model,
+            self.revision.as_deref(),
+            self.channel,
+        )
     }
 }
 
@@ -70,7 +77,9 @@ impl std::str::FromStr for LicenseSpec {
             None => (s, None),
         };
         if id.is_empty() || id.chars().any(char::is_whitespace) || version.as_deref() == Some("") {
-            return Err(Error::usage(format!("'{s}': expected a license id such as llama3.1 or deepseek@1.0")));
+            return Err(Error::usage(format!(
+                "'{s}': expected a license id such as llama3.1 or deepseek@1.0"
+            )));
         }
         Ok(LicenseSpec {
             id: id.to_ascii_lowercase(),
@@ -135,7 +144,11 @@ pub fn location_of(path: &Path) -> Result<String> {
     Ok(content::utf8(&abs)?.to_string())
 }
 
-fn artifact_record(artifact_id: String, kind: ArtifactKind, name: Option<String>) -> ArtifactRecord {
+fn artifact_record(
+    artifact_id: String,
+    kind: ArtifactKind,
+    name: Option<String>,
+) -> ArtifactRecord {
     ArtifactRecord {
         record_id: String::new(),
         artifact_id,
@@ -155,7 +168,11 @@ fn artifact_record(artifact_id: String, kind: ArtifactKind, name: Option<String>
 }
 
 /// The artifact record for content found at `path` (nothing written).
-pub fn describe_path(store: &Store, path: &Path, opts: &TagOptions) -> Result<(ArtifactRecord, ContentId)> {
+pub fn describe_path(
+    store: &Store,
+    path: &Path,
+    opts: &TagOptions,
+) -> Result<(ArtifactRecord, ContentId)> {
     let found = identify(store, path, opts.progress)?;
     let mut rec = artifact_record(found.artifact_id.clone(), opts.kind, opts.name.clone());
     rec.size_bytes = Some(found.size_bytes);
@@ -201,7 +218,12 @@ pub fn user_claims(artifact_id: &str, licenses: &[LicenseSpec]) -> Vec<LicenseCl
         .collect()
 }
 
-fn write(store: &Store, batch: Batch, artifact: &ArtifactRecord, bytes_hashed: u64) -> Result<Tagged> {
+fn write(
+    store: &Store,
+    batch: Batch,
+    artifact: &ArtifactRecord,
+    bytes_hashed: u64,
+) -> Result<Tagged> {
     let mut sealed = batch;
     sealed.seal();
     let receipt: AppendReceipt = store.append(sealed.clone())?;
@@ -222,19 +244,29 @@ pub fn tag_path(store: &Store, path: &Path, opts: &TagOptions) -> Result<Tagged>
     let (rec, found) = describe_path(store, path, opts)?;
     let mut batch = Batch::default();
     if found.is_dir
-        && matches!(opts.kind, ArtifactKind::ExternalModel | ArtifactKind::Checkpoint)
+        && matches!(
+            opts.kind,
+            ArtifactKind::ExternalModel | ArtifactKind::Checkpoint
+        )
         && model_dir::has_metadata(path)
     {
         let catalog = crate::catalog::Catalog::builtin()?;
         batch.extend(model_dir::read(path, &rec.artifact_id, &catalog)?);
     }
-    batch.license_claims.extend(user_claims(&rec.artifact_id, &opts.licenses));
+    batch
+        .license_claims
+        .extend(user_claims(&rec.artifact_id, &opts.licenses));
     batch.artifacts.push(rec.clone());
     write(store, batch, &rec, found.bytes_hashed)
 }
 
 /// Tag a model known only by name (e.g. an API endpoint).
-pub fn tag_model(store: &Store, ext: &ExternalModel, name: Option<String>, licenses: &[LicenseSpec]) -> Result<Tagged> {
+pub fn tag_model(
+    store: &Store,
+    ext: &ExternalModel,
+    name: Option<String>,
+    licenses: &[LicenseSpec],
+) -> Result<Tagged> {
     let rec = describe_model(ext, name);
     let batch = Batch {
         license_claims: user_claims(&rec.artifact_id, licenses),
@@ -257,7 +289,12 @@ pub struct Generation {
 }
 
 /// Tag synthetic data together with the `generate` run that made it, in one write.
-pub fn tag_synthetic(store: &Store, path: &Path, opts: &TagOptions, generation: Generation) -> Result<Tagged> {
+pub fn tag_synthetic(
+    store: &Store,
+    path: &Path,
+    opts: &TagOptions,
+    generation: Generation,
+) -> Result<Tagged> {
     let mut opts = opts.clone();
     opts.kind = ArtifactKind::SyntheticDataset;
     let (rec, found) = describe_path(store, path, &opts)?;
@@ -284,7 +321,9 @@ pub fn tag_synthetic(store: &Store, path: &Path, opts: &TagOptions, generation: 
     };
     let mut batch = generation.generator_records;
     batch.artifacts.push(rec.clone());
-    batch.license_claims.extend(user_claims(&rec.artifact_id, &opts.licenses));
+    batch
+        .license_claims
+        .extend(user_claims(&rec.artifact_id, &opts.licenses));
     batch.runs.push(run);
     write(store, batch, &rec, found.bytes_hashed)
 }
@@ -302,7 +341,9 @@ pub fn resolve_or_describe(
     if std::fs::symlink_metadata(&path).is_ok() {
         let (rec, _) = describe_path(store, &path, &TagOptions::new(implied))?;
         let id = rec.artifact_id.clone();
-        if !view.artifacts.contains_key(&id) && !pending.artifacts.iter().any(|a| a.artifact_id == id) {
+        if !view.artifacts.contains_key(&id)
+            && !pending.artifacts.iter().any(|a| a.artifact_id == id)
+        {
             pending.artifacts.push(rec);
         }
         return Ok(id);
@@ -316,12 +357,19 @@ mod tests {
 
     #[test]
     fn parses_model_and_license_specs() {
-        let m = ExternalModel::parse("deepseek-ai/DeepSeek-V3@2024-12-26", Channel::Weights).unwrap();
-        assert_eq!(m.artifact_id(), "model:deepseek-ai/DeepSeek-V3@2024-12-26#weights");
+        let m =
+            ExternalModel::parse("deepseek-ai/DeepSeek-V3@2024-12-26", Channel::Weights).unwrap();
+        assert_eq!(
+            m.artifact_id(),
+            "model:deepseek-ai/DeepSeek-V3@2024-12-26#weights"
+        );
         assert!(ExternalModel::parse("gpt-4o", Channel::Api).is_err());
         assert!(ExternalModel::parse("openai/gpt 4o", Channel::Api).is_err());
         let l: LicenseSpec = "DeepSeek@1.0".parse().unwrap();
-        assert_eq!((l.id.as_str(), l.version.as_deref()), ("deepseek", Some("1.0")));
+        assert_eq!(
+            (l.id.as_str(), l.version.as_deref()),
+            ("deepseek", Some("1.0"))
+        );
         assert!("".parse::<LicenseSpec>().is_err());
     }
 
@@ -337,7 +385,12 @@ mod tests {
         opts.name = Some("train".into());
         let a = tag_path(&store, &file, &opts).unwrap();
         let b = tag_path(&store, &file, &opts).unwrap();
-        let ids = |t: &Tagged| t.records.iter().map(|r| serde_json::to_value(r).unwrap()["record_id"].clone()).collect::<Vec<_>>();
+        let ids = |t: &Tagged| {
+            t.records
+                .iter()
+                .map(|r| serde_json::to_value(r).unwrap()["record_id"].clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&a), ids(&b), "same fact, same record id");
         opts.name = Some("copy".into());
         let c = tag_path(&store, &copy, &opts).unwrap();
@@ -347,6 +400,10 @@ mod tests {
         let art = &view.artifacts[&a.artifact_id];
         assert_eq!(art.names.len(), 2);
         assert_eq!(art.locations.len(), 2);
-        assert_eq!(store.load().unwrap().artifacts.len(), 2, "re-tag folded into one record");
+        assert_eq!(
+            store.load().unwrap().artifacts.len(),
+            2,
+            "re-tag folded into one record"
+        );
     }
 }

@@ -9,14 +9,30 @@ use crate::catalog::model_card::{parse_model_card, BaseModelRelation};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::records::{
-    self, id, ArtifactKind, ArtifactRecord, Batch, Channel, ClaimSource, Confidence, LicenseClaimRecord, Role,
-    RunInput, RunKind, RunRecord, RunStatus,
+    self, id, ArtifactKind, ArtifactRecord, Batch, Channel, ClaimSource, Confidence,
+    LicenseClaimRecord, Role, RunInput, RunKind, RunRecord, RunStatus,
 };
 
 /// File names a license text ships under, in the order they are tried.
-const LICENSE_FILES: &[&str] = &["LICENSE", "LICENSE.txt", "LICENSE.md", "LICENSE-MODEL", "LICENCE", "license.txt"];
+const LICENSE_FILES: &[&str] = &[
+    "LICENSE",
+    "LICENSE.txt",
+    "LICENSE.md",
+    "LICENSE-MODEL",
+    "LICENCE",
+    "license.txt",
+];
 
-fn claim(artifact_id: &str, license_id: &str, version: Option<String>, source: ClaimSource, confidence: Confidence, evidence: &Path, bytes: &[u8], note: Option<String>) -> Result<LicenseClaimRecord> {
+fn claim(
+    artifact_id: &str,
+    license_id: &str,
+    version: Option<String>,
+    source: ClaimSource,
+    confidence: Confidence,
+    evidence: &Path,
+    bytes: &[u8],
+    note: Option<String>,
+) -> Result<LicenseClaimRecord> {
     Ok(LicenseClaimRecord {
         record_id: String::new(),
         artifact_id: artifact_id.to_string(),
@@ -84,13 +100,26 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
             Some(entry) => (entry.id.clone(), None),
             None => (
                 card.license_name.clone().unwrap_or_else(|| license.clone()),
-                Some(format!("model card says license: {license}; not in the catalog")),
+                Some(format!(
+                    "model card says license: {license}; not in the catalog"
+                )),
             ),
         };
-        if !batch.license_claims.iter().any(|c| c.license_id == license_id) {
-            batch
-                .license_claims
-                .push(claim(artifact_id, &license_id, None, ClaimSource::ModelCard, Confidence::Secondary, &readme, &bytes, note)?);
+        if !batch
+            .license_claims
+            .iter()
+            .any(|c| c.license_id == license_id)
+        {
+            batch.license_claims.push(claim(
+                artifact_id,
+                &license_id,
+                None,
+                ClaimSource::ModelCard,
+                Confidence::Secondary,
+                &readme,
+                &bytes,
+                note,
+            )?);
         }
     }
     if card.base_models.is_empty() && card.datasets.is_empty() {
@@ -103,16 +132,28 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
     };
     let mut inputs = Vec::new();
     for base in &card.base_models {
-        let ext = super::ExternalModel::parse(base, Channel::Weights)
-            .map_err(|_| Error::bad_record(readme.display().to_string(), "base_model", format!("'{base}' is not an org/model id")))?;
+        let ext = super::ExternalModel::parse(base, Channel::Weights).map_err(|_| {
+            Error::bad_record(
+                readme.display().to_string(),
+                "base_model",
+                format!("'{base}' is not an org/model id"),
+            )
+        })?;
         let rec = super::describe_model(&ext, Some(base.clone()));
-        inputs.push(RunInput { artifact_id: rec.artifact_id.clone(), role: Role::BaseWeights });
+        inputs.push(RunInput {
+            artifact_id: rec.artifact_id.clone(),
+            role: Role::BaseWeights,
+        });
         batch.artifacts.push(rec);
     }
     for dataset in &card.datasets {
         let dataset_id = id::named_dataset(dataset, None);
         if !id::is_valid(&dataset_id) {
-            return Err(Error::bad_record(readme.display().to_string(), "datasets", format!("'{dataset}' is not a dataset id")));
+            return Err(Error::bad_record(
+                readme.display().to_string(),
+                "datasets",
+                format!("'{dataset}' is not a dataset id"),
+            ));
         }
         batch.artifacts.push(ArtifactRecord {
             record_id: String::new(),
@@ -130,7 +171,10 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
             recorded_at: records::now(),
             recorded_by: records::current_actor(),
         });
-        inputs.push(RunInput { artifact_id: dataset_id, role: Role::TrainingData });
+        inputs.push(RunInput {
+            artifact_id: dataset_id,
+            role: Role::TrainingData,
+        });
     }
     // The same card read twice describes the same run: derive its id from what it says.
     let seed = format!("model-card\0{artifact_id}\0{kind}\0{:?}", inputs);
@@ -138,7 +182,10 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
         record_id: String::new(),
         run_id: id::derived_run(seed.as_bytes()),
         kind,
-        name: Some(format!("declared by model card of {}", dir.file_name().and_then(|n| n.to_str()).unwrap_or("model"))),
+        name: Some(format!(
+            "declared by model card of {}",
+            dir.file_name().and_then(|n| n.to_str()).unwrap_or("model")
+        )),
         status: RunStatus::Succeeded,
         started_at: None,
         ended_at: None,
