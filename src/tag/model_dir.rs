@@ -23,14 +23,18 @@ const LICENSE_FILES: &[&str] = &[
     "license.txt",
 ];
 
+/// The file a claim was read from.
+struct Evidence<'a> {
+    path: &'a Path,
+    bytes: &'a [u8],
+}
+
 fn claim(
     artifact_id: &str,
     license_id: &str,
     version: Option<String>,
-    source: ClaimSource,
-    confidence: Confidence,
-    evidence: &Path,
-    bytes: &[u8],
+    (source, confidence): (ClaimSource, Confidence),
+    evidence: Evidence<'_>,
     note: Option<String>,
 ) -> Result<LicenseClaimRecord> {
     Ok(LicenseClaimRecord {
@@ -40,8 +44,8 @@ fn claim(
         license_version: version,
         source,
         confidence,
-        evidence_digest: Some(blake3::hash(bytes).to_hex().to_string()),
-        evidence_path: Some(super::location_of(evidence)?),
+        evidence_digest: Some(blake3::hash(evidence.bytes).to_hex().to_string()),
+        evidence_path: Some(super::location_of(evidence.path)?),
         note,
         recorded_at: records::now(),
         recorded_by: records::current_actor(),
@@ -68,20 +72,16 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
                 artifact_id,
                 &entry.id,
                 entry.version.clone(),
-                ClaimSource::LicenseFile,
-                Confidence::Primary,
-                &path,
-                &bytes,
+                (ClaimSource::LicenseFile, Confidence::Primary),
+                Evidence { path: &path, bytes: &bytes },
                 Some(format!("text matches the catalog's copy of {}", entry.name)),
             )?),
             None => batch.license_claims.push(claim(
                 artifact_id,
                 "unrecognised",
                 None,
-                ClaimSource::LicenseFile,
-                Confidence::Unverified,
-                &path,
-                &bytes,
+                (ClaimSource::LicenseFile, Confidence::Unverified),
+                Evidence { path: &path, bytes: &bytes },
                 Some("a LICENSE file whose text matches no catalog entry; review it and record the license with --license".into()),
             )?),
         }
@@ -114,10 +114,8 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
                 artifact_id,
                 &license_id,
                 None,
-                ClaimSource::ModelCard,
-                Confidence::Secondary,
-                &readme,
-                &bytes,
+                (ClaimSource::ModelCard, Confidence::Secondary),
+                Evidence { path: &readme, bytes: &bytes },
                 note,
             )?);
         }
@@ -195,4 +193,48 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
         recorded_by: records::current_actor(),
     });
     Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_dir(files: &[(&str, &str)]) -> Batch {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let catalog = Catalog::builtin().unwrap();
+        read(dir.path(), &id::tree(&"a".repeat(64)), &catalog).unwrap()
+    }
+
+    #[test]
+    fn license_file_is_recognised_with_its_digest_as_evidence() {
+        let text = crate::catalog::embedded_text("llama3_1.LICENSE.txt").unwrap();
+        // Re-wrapped with CRLF line ends, as a download tool might.
+        let rewrapped = text.replace('\n', "\r\n");
+        let batch = read_dir(&[("LICENSE", &rewrapped)]);
+        let claim = &batch.license_claims[0];
+        assert_eq!(claim.license_id, "llama3.1");
+        assert_eq!((claim.source, claim.confidence), (ClaimSource::LicenseFile, Confidence::Primary));
+        assert_eq!(claim.evidence_digest.as_deref(), Some(blake3::hash(rewrapped.as_bytes()).to_hex().as_str()));
+
+        let batch = read_dir(&[("LICENSE", "All rights reserved by nobody in particular.")]);
+        assert_eq!(batch.license_claims[0].license_id, "unrecognised");
+        assert_eq!(batch.license_claims[0].confidence, Confidence::Unverified);
+    }
+
+    #[test]
+    fn model_card_declares_license_base_models_and_datasets() {
+        let card = "---\nlicense: other\nlicense_name: deepseek\nbase_model:\n- deepseek-ai/DeepSeek-V3-Base\nbase_model_relation: finetune\ndatasets:\n- HuggingFaceH4/ultrachat_200k\n---\n# card\n";
+        let batch = read_dir(&[("README.md", card)]);
+        assert_eq!(batch.license_claims[0].license_id, "deepseek-1.0");
+        assert_eq!(batch.license_claims[0].source, ClaimSource::ModelCard);
+        let run = &batch.runs[0];
+        assert_eq!(run.kind, RunKind::FineTune);
+        assert!(run.inputs.iter().any(|i| i.role == Role::BaseWeights && i.artifact_id == "model:deepseek-ai/DeepSeek-V3-Base@unversioned#weights"));
+        assert!(run.inputs.iter().any(|i| i.role == Role::TrainingData && i.artifact_id == "dataset:HuggingFaceH4/ultrachat_200k@unversioned"));
+        // The same card read again describes the same run.
+        assert_eq!(read_dir(&[("README.md", card)]).runs[0].run_id, run.run_id);
+    }
 }
