@@ -16,41 +16,89 @@ fn tag_run_release_show_and_lineage() {
     // Re-tagging is idempotent; the same bytes under another name are the same artifact.
     assert_eq!(p.tag("dataset", "data/train.jsonl", "train"), data);
     p.write("copy/train-copy.jsonl", b"{\"q\":1}\n");
-    assert_eq!(p.tag("dataset", "copy/train-copy.jsonl", "train-copy"), data);
+    assert_eq!(
+        p.tag("dataset", "copy/train-copy.jsonl", "train-copy"),
+        data
+    );
     let ls = p.ok(&["--format", "json", "ls"]).json();
     assert_eq!(ls["artifacts"].as_array().unwrap().len(), 1);
-    assert_eq!(ls["artifacts"][0]["names"], serde_json::json!(["train", "train-copy"]));
+    assert_eq!(
+        ls["artifacts"][0]["names"],
+        serde_json::json!(["train", "train-copy"])
+    );
 
-    p.ok(&["tag", "model", "--model", "meta-llama/Llama-3.1-8B@0e9e39f", "--channel", "api", "--license", "llama3.1"]);
+    p.ok(&[
+        "tag",
+        "model",
+        "--model",
+        "meta-llama/Llama-3.1-8B@0e9e39f",
+        "--channel",
+        "api",
+        "--license",
+        "llama3.1",
+    ]);
     let run = p
         .ok(&[
-            "--format", "json", "run", "fine_tune", "--name", "sft",
-            "--input", "base_weights=meta-llama/Llama-3.1-8B",
-            "--input", "training_data=train",
-            "--output", "ckpt",
-            "--started-at", "2026-01-01", "--ended-at", "2026-01-02T03:00:00Z",
+            "--format",
+            "json",
+            "run",
+            "fine_tune",
+            "--name",
+            "sft",
+            "--input",
+            "base_weights=meta-llama/Llama-3.1-8B",
+            "--input",
+            "training_data=train",
+            "--output",
+            "ckpt",
+            "--started-at",
+            "2026-01-01",
+            "--ended-at",
+            "2026-01-02T03:00:00Z",
         ])
         .json();
     let run_id = run["run_id"].as_str().unwrap().to_string();
     assert_eq!(run["inputs"].as_array().unwrap().len(), 2);
     let ckpt = run["outputs"][0].as_str().unwrap().to_string();
-    assert!(ckpt.starts_with("blake3tree:"), "output path tagged on the fly as a directory");
+    assert!(
+        ckpt.starts_with("blake3tree:"),
+        "output path tagged on the fly as a directory"
+    );
 
-    p.ok(&["release", "ckpt", "--distribution", "internal", "--at", "2026-01-03"]);
+    p.ok(&[
+        "release",
+        "ckpt",
+        "--distribution",
+        "internal",
+        "--at",
+        "2026-01-03",
+    ]);
     std::thread::sleep(std::time::Duration::from_millis(20));
     let between = chrono::Utc::now().to_rfc3339();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    p.ok(&["release", "ckpt", "--distribution", "external", "--at", "2026-02-01", "--note", "v1"]);
+    p.ok(&[
+        "release",
+        "ckpt",
+        "--distribution",
+        "external",
+        "--at",
+        "2026-02-01",
+        "--note",
+        "v1",
+    ]);
     let show = p.ok(&["--format", "json", "show", &ckpt]).json();
     assert_eq!(show["distribution"], "external_weights");
     assert_eq!(show["produced_by"][0], run_id.as_str());
     assert_eq!(show["artifact"]["kind"], "checkpoint");
     // What we knew before the external release was recorded: internal.
-    let before = p.ok(&["--format", "json", "show", &ckpt, "--as-of", &between]).json();
+    let before = p
+        .ok(&["--format", "json", "show", &ckpt, "--as-of", &between])
+        .json();
     assert_eq!(before["distribution"], "internal");
     assert_eq!(before["artifact"]["releases"].as_array().unwrap().len(), 1);
     // Before anything was recorded, the checkpoint is unknown.
-    p.run(&["show", &ckpt, "--as-of", "2020-01-01"]).assert_bad_input(&["no artifact or run matches"]);
+    p.run(&["show", &ckpt, "--as-of", "2020-01-01"])
+        .assert_bad_input(&["no artifact or run matches"]);
 
     let text = p.ok(&["lineage", "ckpt"]).stdout;
     assert!(text.contains("[training_data] dataset train"), "{text}");
@@ -58,13 +106,28 @@ fn tag_run_release_show_and_lineage() {
     let json = p.ok(&["--format", "json", "lineage", "ckpt"]).json();
     assert_eq!(json["nodes"].as_array().unwrap().len(), 4);
     assert_eq!(json["edges"].as_array().unwrap().len(), 3);
-    let down = p.ok(&["--format", "json", "lineage", "train", "--downstream"]).json();
-    assert!(down["nodes"].as_array().unwrap().iter().any(|n| n["id"] == ckpt.as_str()));
-    let depth0 = p.ok(&["--format", "json", "lineage", &run_id, "--depth", "0"]).json();
-    assert_eq!(depth0["nodes"].as_array().unwrap().len(), 3, "run plus its two inputs");
+    let down = p
+        .ok(&["--format", "json", "lineage", "train", "--downstream"])
+        .json();
+    assert!(down["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["id"] == ckpt.as_str()));
+    let depth0 = p
+        .ok(&["--format", "json", "lineage", &run_id, "--depth", "0"])
+        .json();
+    assert_eq!(
+        depth0["nodes"].as_array().unwrap().len(),
+        3,
+        "run plus its two inputs"
+    );
 
     let path = p.ok(&["lineage", "train", "--to", "ckpt"]).stdout;
-    assert!(path.contains("[training_data]") && path.contains("[output]"), "{path}");
+    assert!(
+        path.contains("[training_data]") && path.contains("[output]"),
+        "{path}"
+    );
 
     let dot = p.ok(&["--format", "dot", "lineage", "ckpt"]).stdout;
     assert!(dot.starts_with("digraph lineage {") && dot.trim_end().ends_with('}'));
@@ -81,7 +144,19 @@ fn tag_run_release_show_and_lineage() {
 fn run_start_and_finish_for_long_jobs() {
     let p = Project::new();
     p.write("data.jsonl", b"x\n");
-    let started = p.ok(&["--format", "json", "run", "start", "train", "--input", "training_data=data.jsonl", "--name", "long"]).json();
+    let started = p
+        .ok(&[
+            "--format",
+            "json",
+            "run",
+            "start",
+            "train",
+            "--input",
+            "training_data=data.jsonl",
+            "--name",
+            "long",
+        ])
+        .json();
     let run_id = started["run_id"].as_str().unwrap();
     assert_eq!(started["status"], "running");
     let shown = p.ok(&["--format", "json", "show", run_id]).json();
@@ -101,17 +176,47 @@ fn synthetic_data_records_its_generator_and_channel() {
     p.write("gen.jsonl", b"{\"a\":1}\n");
     let out = p
         .ok(&[
-            "--format", "json", "tag", "synthetic", "gen.jsonl", "--generator", "deepseek-ai/DeepSeek-V3@2024-12-26",
-            "--channel", "api", "--from", "prompts.jsonl", "--generated-at", "2026-03-01",
+            "--format",
+            "json",
+            "tag",
+            "synthetic",
+            "gen.jsonl",
+            "--generator",
+            "deepseek-ai/DeepSeek-V3@2024-12-26",
+            "--channel",
+            "api",
+            "--from",
+            "prompts.jsonl",
+            "--generated-at",
+            "2026-03-01",
         ])
         .json();
     assert_eq!(out["kind"], "synthetic_dataset");
     let lineage = p.ok(&["--format", "json", "lineage", "gen.jsonl"]).json();
-    let generator = lineage["nodes"].as_array().unwrap().iter().find(|n| n["kind"] == "external_model").unwrap().clone();
-    assert_eq!(generator["id"], "model:deepseek-ai/DeepSeek-V3@2024-12-26#api");
-    assert!(lineage["edges"].as_array().unwrap().iter().any(|e| e["role"] == "generator"));
+    let generator = lineage["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "external_model")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        generator["id"],
+        "model:deepseek-ai/DeepSeek-V3@2024-12-26#api"
+    );
+    assert!(lineage["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["role"] == "generator"));
     // A new generator named by vendor/model needs its channel: terms differ by channel.
-    let ran = p.run(&["tag", "synthetic", "gen.jsonl", "--generator", "openai/gpt-4o"]);
+    let ran = p.run(&[
+        "tag",
+        "synthetic",
+        "gen.jsonl",
+        "--generator",
+        "openai/gpt-4o",
+    ]);
     ran.assert_bad_input(&["--channel"]);
 }
 
@@ -130,16 +235,22 @@ fn directory_digest_is_stable_and_tracks_changes() {
     let ran = p.run(&["--format", "json", "verify"]);
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     let report = ran.json();
-    assert!(report["problems"].as_array().unwrap().iter().any(|x| x["code"] == "V005" && x["subject"] == first.as_str()));
+    assert!(report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["code"] == "V005" && x["subject"] == first.as_str()));
 }
 
 #[test]
 fn bad_input_is_exit_2_with_a_clear_message() {
     let p = Project::new();
-    p.run(&["tag", "dataset", "missing.jsonl"]).assert_bad_input(&["missing.jsonl", "no such file"]);
+    p.run(&["tag", "dataset", "missing.jsonl"])
+        .assert_bad_input(&["missing.jsonl", "no such file"]);
 
     // Unreadable: /proc/self/mem refuses reads at offset 0 even for root.
-    p.run(&["tag", "dataset", "/proc/self/mem"]).assert_bad_input(&["/proc/self/mem", "reading"]);
+    p.run(&["tag", "dataset", "/proc/self/mem"])
+        .assert_bad_input(&["/proc/self/mem", "reading"]);
     #[cfg(unix)]
     if unsafe_is_root() {
         eprintln!("running as root: permission-denied case covered by /proc/self/mem only");
@@ -147,44 +258,65 @@ fn bad_input_is_exit_2_with_a_clear_message() {
         use std::os::unix::fs::PermissionsExt;
         let f = p.write("secret.jsonl", b"x");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o000)).unwrap();
-        p.run(&["tag", "dataset", "secret.jsonl"]).assert_bad_input(&["secret.jsonl", "denied"]);
+        p.run(&["tag", "dataset", "secret.jsonl"])
+            .assert_bad_input(&["secret.jsonl", "denied"]);
     }
 
     std::os::unix::fs::symlink("loop", p.path().join("loop")).unwrap();
-    p.run(&["tag", "dataset", "loop"]).assert_bad_input(&["loop", "symbolic link loop"]);
+    p.run(&["tag", "dataset", "loop"])
+        .assert_bad_input(&["loop", "symbolic link loop"]);
 
     {
         use std::os::unix::ffi::OsStrExt;
         let name = std::ffi::OsStr::from_bytes(b"bad\xffname.txt");
         std::fs::create_dir_all(p.path().join("odd")).unwrap();
         std::fs::write(p.path().join("odd").join(name), b"x").unwrap();
-        p.run(&["tag", "dataset", "odd"]).assert_bad_input(&["not valid UTF-8"]);
+        p.run(&["tag", "dataset", "odd"])
+            .assert_bad_input(&["not valid UTF-8"]);
     }
 
-    p.run(&["show", "blake3:0123456789abcdef"]).assert_bad_input(&["no artifact or run matches"]);
-    p.run(&["lineage", "nothing-by-this-name"]).assert_bad_input(&["nothing-by-this-name"]);
+    p.run(&["show", "blake3:0123456789abcdef"])
+        .assert_bad_input(&["no artifact or run matches"]);
+    p.run(&["lineage", "nothing-by-this-name"])
+        .assert_bad_input(&["nothing-by-this-name"]);
 
-    let bad = p.write("records.jsonl", b"{\"type\":\"run\",\"run_id\":\"run:not-a-uuid\"}\n");
-    p.run(&["import", bad.to_str().unwrap()]).assert_bad_input(&["records.jsonl", "line 1"]);
+    let bad = p.write(
+        "records.jsonl",
+        b"{\"type\":\"run\",\"run_id\":\"run:not-a-uuid\"}\n",
+    );
+    p.run(&["import", bad.to_str().unwrap()])
+        .assert_bad_input(&["records.jsonl", "line 1"]);
 
-    p.run(&["run", "train", "--input", "teacherish=x"]).assert_bad_input(&["unknown Role"]);
-    p.run(&["release", "x", "--distribution", "everywhere"]).assert_bad_input(&["expected one of"]);
-    p.run(&["show", "x", "--as-of", "last tuesday"]).assert_bad_input(&["not a time"]);
+    p.run(&["run", "train", "--input", "teacherish=x"])
+        .assert_bad_input(&["unknown Role"]);
+    p.run(&["release", "x", "--distribution", "everywhere"])
+        .assert_bad_input(&["expected one of"]);
+    p.run(&["show", "x", "--as-of", "last tuesday"])
+        .assert_bad_input(&["not a time"]);
 
     // Nothing above wrote a record.
     let ls = p.ok(&["--format", "json", "ls"]).json();
     assert!(ls["artifacts"].as_array().unwrap().is_empty());
-    assert!(p.ok(&["--format", "json", "ls", "runs"]).json()["runs"].as_array().unwrap().is_empty());
+    assert!(p.ok(&["--format", "json", "ls", "runs"]).json()["runs"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     let elsewhere = tempfile::tempdir().unwrap();
-    mlprov_in(elsewhere.path(), &["ls"]).assert_bad_input(&["no mlprov store found", "mlprov init"]);
-    mlprov_in(elsewhere.path(), &["--store", "/no/such/store", "ls"]).assert_bad_input(&["not an mlprov store"]);
-    mlprov_in(elsewhere.path(), &["--store", "s3://bucket/prefix", "ls"]).assert_bad_input(&["s3://"]);
+    mlprov_in(elsewhere.path(), &["ls"])
+        .assert_bad_input(&["no mlprov store found", "mlprov init"]);
+    mlprov_in(elsewhere.path(), &["--store", "/no/such/store", "ls"])
+        .assert_bad_input(&["not an mlprov store"]);
+    mlprov_in(elsewhere.path(), &["--store", "s3://bucket/prefix", "ls"])
+        .assert_bad_input(&["s3://"]);
 }
 
 fn unsafe_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -193,12 +325,22 @@ fn corrupt_segment_is_named_and_verify_flags_it() {
     let p = Project::new();
     p.write("a.txt", b"a");
     p.tag("dataset", "a.txt", "a");
-    let seg = p.path().join(".mlprov/segments/artifacts/00000000-bad.parquet");
+    let seg = p
+        .path()
+        .join(".mlprov/segments/artifacts/00000000-bad.parquet");
     std::fs::write(&seg, b"PAR1 this is not a parquet file PAR1").unwrap();
-    p.run(&["ls"]).assert_bad_input(&["00000000-bad.parquet", "corrupt store segment", "mlprov verify"]);
+    p.run(&["ls"]).assert_bad_input(&[
+        "00000000-bad.parquet",
+        "corrupt store segment",
+        "mlprov verify",
+    ]);
     let ran = p.run(&["--format", "json", "verify"]);
     assert_eq!(ran.code, 1);
-    assert!(ran.json()["problems"].as_array().unwrap().iter().any(|x| x["code"] == "V001"));
+    assert!(ran.json()["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["code"] == "V001"));
 }
 
 #[test]
@@ -207,21 +349,37 @@ fn cycles_in_input_are_reported_not_looped() {
     let a = format!("blake3:{}", "a".repeat(64));
     let b = format!("blake3:{}", "b".repeat(64));
     let lines = [
-        format!(r#"{{"type":"artifact","artifact_id":"{a}","kind":"dataset","name":"A","recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#),
-        format!(r#"{{"type":"artifact","artifact_id":"{b}","kind":"dataset","name":"B","recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#),
-        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-00000000000a","kind":"transform","status":"succeeded","inputs":[{{"artifact_id":"{a}","role":"source"}}],"outputs":["{b}"],"recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#),
-        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-00000000000b","kind":"transform","status":"succeeded","inputs":[{{"artifact_id":"{b}","role":"source"}}],"outputs":["{a}"],"recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#),
+        format!(
+            r#"{{"type":"artifact","artifact_id":"{a}","kind":"dataset","name":"A","recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#
+        ),
+        format!(
+            r#"{{"type":"artifact","artifact_id":"{b}","kind":"dataset","name":"B","recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#
+        ),
+        format!(
+            r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-00000000000a","kind":"transform","status":"succeeded","inputs":[{{"artifact_id":"{a}","role":"source"}}],"outputs":["{b}"],"recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#
+        ),
+        format!(
+            r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-00000000000b","kind":"transform","status":"succeeded","inputs":[{{"artifact_id":"{b}","role":"source"}}],"outputs":["{a}"],"recorded_at":"2026-01-01T00:00:00Z","recorded_by":"t@h"}}"#
+        ),
     ];
     let file = p.write("cycle.jsonl", lines.join("\n").as_bytes());
     p.ok(&["import", file.to_str().unwrap()]);
     let ran = p.ok(&["lineage", "A"]);
     assert!(ran.stderr.contains("cycle"), "{}", ran.stderr);
-    assert!(ran.stdout.contains("cycle in recorded lineage"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("cycle in recorded lineage"),
+        "{}",
+        ran.stdout
+    );
     let json = p.ok(&["--format", "json", "lineage", "A"]).json();
     assert_eq!(json["cycles"].as_array().unwrap().len(), 1);
     let verify = p.run(&["--format", "json", "verify", "--no-rehash"]);
     assert_eq!(verify.code, 1);
-    assert!(verify.json()["problems"].as_array().unwrap().iter().any(|x| x["code"] == "V004"));
+    assert!(verify.json()["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["code"] == "V004"));
 }
 
 #[test]
@@ -238,18 +396,37 @@ fn demo_shows_the_released_checkpoint_lineage() {
         "[generator] external_model DeepSeek-V3",
         "license: deepseek@1.0",
     ] {
-        assert!(ran.stdout.contains(needle), "demo output lacks {needle:?}:\n{}", ran.stdout);
+        assert!(
+            ran.stdout.contains(needle),
+            "demo output lacks {needle:?}:\n{}",
+            ran.stdout
+        );
     }
     let store = project.to_str().unwrap();
     let verify = mlprov_in(dir.path(), &["--store", store, "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
-    let json = mlprov_in(dir.path(), &["--store", store, "--format", "json", "lineage", "acme-chat-7b"]).json();
+    let json = mlprov_in(
+        dir.path(),
+        &[
+            "--store",
+            store,
+            "--format",
+            "json",
+            "lineage",
+            "acme-chat-7b",
+        ],
+    )
+    .json();
     // The checkpoint; the fine-tune, mix and generate runs; Qwen2.5-7B-Instruct, sft-mix,
     // open-instruct, synthetic-math, DeepSeek-V3, seed-prompts; the Llama-2-generated eval set
     // with its generate run and generator; and the base model Qwen's model card declares, with
     // the run it declares.
     assert_eq!(json["nodes"].as_array().unwrap().len(), 15);
-    assert!(ran.stdout.contains("audit FAIL: 3 errors"), "the demo ends with the audit:\n{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("audit FAIL: 3 errors"),
+        "the demo ends with the audit:\n{}",
+        ran.stdout
+    );
 }
 
 #[test]

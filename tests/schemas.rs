@@ -21,8 +21,9 @@ use std::sync::OnceLock;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonschema::{Draft, Registry, Validator};
 use mlprov::records::{
-    id, ArtifactKind, ArtifactRecord, Channel, ClaimSource, Confidence, Distribution, LicenseClaimRecord, Purpose,
-    Record, ReleaseRecord, Role, RunInput, RunKind, RunRecord, RunStatus, StoredRecord, WaiverRecord,
+    id, ArtifactKind, ArtifactRecord, Channel, ClaimSource, Confidence, Distribution,
+    LicenseClaimRecord, Purpose, Record, ReleaseRecord, Role, RunInput, RunKind, RunRecord,
+    RunStatus, StoredRecord, WaiverRecord,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -61,9 +62,12 @@ fn load_docs() -> BTreeMap<String, Value> {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "json") {
             let text = std::fs::read_to_string(&path).unwrap();
-            let value: Value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-            docs.insert(path.file_name().unwrap().to_string_lossy().into_owned(), value);
+            let value: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+            docs.insert(
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                value,
+            );
         }
     }
     docs
@@ -77,7 +81,10 @@ fn schemas() -> &'static Schemas {
             .draft(Draft::Draft202012)
             .extend(docs.values().map(|d| {
                 (
-                    d["$id"].as_str().expect("every schema has an $id").to_string(),
+                    d["$id"]
+                        .as_str()
+                        .expect("every schema has an $id")
+                        .to_string(),
                     d.clone(),
                 )
             }))
@@ -94,8 +101,14 @@ fn schemas() -> &'static Schemas {
                 .unwrap_or_else(|e| panic!("{name} does not compile: {e}"))
         };
         let names: Vec<&str> = KINDS.iter().map(|(_, f)| *f).chain([RECORD]).collect();
-        let strict = names.iter().map(|n| (n.to_string(), build(n, true))).collect();
-        let lax = names.iter().map(|n| (n.to_string(), build(n, false))).collect();
+        let strict = names
+            .iter()
+            .map(|n| (n.to_string(), build(n, true)))
+            .collect();
+        let lax = names
+            .iter()
+            .map(|n| (n.to_string(), build(n, false)))
+            .collect();
         Schemas { docs, strict, lax }
     })
 }
@@ -146,7 +159,9 @@ fn at(file: &str, pointer: &str) -> &'static Value {
 // ---- records built through the library ----------------------------------------------------------
 
 fn ts(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn hex(seed: u8) -> String {
@@ -188,7 +203,11 @@ fn artifact(kind: ArtifactKind, full: bool, seed: u8) -> ArtifactRecord {
         vendor: some("meta-llama"),
         model: some("Llama-3.1-8B-Instruct"),
         revision: some("2024-07-23"),
-        channel: if full { channel.or(Some(Channel::Weights)) } else { None },
+        channel: if full {
+            channel.or(Some(Channel::Weights))
+        } else {
+            None
+        },
         purpose: full.then(|| Purpose::ALL[seed as usize % Purpose::ALL.len()]),
         recorded_at: Utc.timestamp_opt(1_714_564_800, 123_456_789).unwrap(),
         recorded_by: "alice@host".into(),
@@ -246,7 +265,12 @@ fn release(distribution: Distribution, full: bool) -> ReleaseRecord {
 fn license_claim(source: ClaimSource, confidence: Confidence, full: bool) -> LicenseClaimRecord {
     LicenseClaimRecord {
         record_id: String::new(),
-        artifact_id: id::external_model("meta-llama", "Llama-3.1-8B", Some("main"), Channel::Weights),
+        artifact_id: id::external_model(
+            "meta-llama",
+            "Llama-3.1-8B",
+            Some("main"),
+            Channel::Weights,
+        ),
         license_id: "llama3.1".into(),
         license_version: full.then(|| "2024-07-23".into()),
         source,
@@ -264,7 +288,12 @@ fn waiver(full: bool, revoked: bool) -> WaiverRecord {
         record_id: String::new(),
         waiver_id: id::new_waiver(),
         code: "L101".into(),
-        model: Some(id::external_model("meta-llama", "Llama-2-7b", Some("main"), Channel::Weights)),
+        model: Some(id::external_model(
+            "meta-llama",
+            "Llama-2-7b",
+            Some("main"),
+            Channel::Weights,
+        )),
         license: full.then(|| "llama2".into()),
         target: full.then(|| id::tree(&hex(11))),
         reason: "research prototype, legal ticket 7".into(),
@@ -304,12 +333,18 @@ fn all_records() -> Vec<Record> {
     for &source in ClaimSource::ALL {
         for &confidence in Confidence::ALL {
             for full in [true, false] {
-                out.push(Record::LicenseClaim(sealed(license_claim(source, confidence, full))));
+                out.push(Record::LicenseClaim(sealed(license_claim(
+                    source, confidence, full,
+                ))));
             }
         }
     }
     for (i, _) in Purpose::ALL.iter().enumerate() {
-        out.push(Record::Artifact(sealed(artifact(ArtifactKind::Checkpoint, true, i as u8))));
+        out.push(Record::Artifact(sealed(artifact(
+            ArtifactKind::Checkpoint,
+            true,
+            i as u8,
+        ))));
     }
     for full in [true, false] {
         for revoked in [true, false] {
@@ -347,7 +382,8 @@ fn full_docs() -> Vec<(&'static str, Value)> {
         ),
         (
             "run",
-            serde_json::to_value(sealed(run(RunKind::Distill, RunStatus::Succeeded, true, 2))).unwrap(),
+            serde_json::to_value(sealed(run(RunKind::Distill, RunStatus::Succeeded, true, 2)))
+                .unwrap(),
         ),
         (
             "release",
@@ -362,7 +398,10 @@ fn full_docs() -> Vec<(&'static str, Value)> {
             )))
             .unwrap(),
         ),
-        ("waiver", serde_json::to_value(sealed(waiver(true, true))).unwrap()),
+        (
+            "waiver",
+            serde_json::to_value(sealed(waiver(true, true))).unwrap(),
+        ),
     ]
 }
 
@@ -390,10 +429,17 @@ fn library_records_validate_against_their_schemas() {
     for record in &records {
         let (tag, doc) = split(record);
         assert_valid(file_of(tag), &doc);
-        seen_keys.entry(tag).or_default().extend(obj(&doc).keys().cloned());
+        seen_keys
+            .entry(tag)
+            .or_default()
+            .extend(obj(&doc).keys().cloned());
 
         let line = serde_json::to_value(record).unwrap();
-        assert_eq!(line, tagged(tag, &doc), "Record is the kind's fields beside a type key");
+        assert_eq!(
+            line,
+            tagged(tag, &doc),
+            "Record is the kind's fields beside a type key"
+        );
         assert_valid(RECORD, &line);
         // and back: what the schema accepted is what serde reads
         let text = serde_json::to_string(record).unwrap();
@@ -407,7 +453,10 @@ fn library_records_validate_against_their_schemas() {
     assert!(count("license_claim") >= ClaimSource::ALL.len() * Confidence::ALL.len() * 2);
     // every property a schema defines was exercised by some record
     for (tag, file) in KINDS {
-        let defined: BTreeSet<String> = obj(at(file, "/$defs/fields/properties")).keys().cloned().collect();
+        let defined: BTreeSet<String> = obj(at(file, "/$defs/fields/properties"))
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(
             seen_keys[tag], defined,
             "{file}: properties differ from the keys the records serialise"
@@ -424,7 +473,8 @@ fn minimal_records_serialise_exactly_the_required_fields() {
         ),
         (
             "run",
-            serde_json::to_value(sealed(run(RunKind::Train, RunStatus::Running, false, 0))).unwrap(),
+            serde_json::to_value(sealed(run(RunKind::Train, RunStatus::Running, false, 0)))
+                .unwrap(),
         ),
         (
             "release",
@@ -432,9 +482,17 @@ fn minimal_records_serialise_exactly_the_required_fields() {
         ),
         (
             "license_claim",
-            serde_json::to_value(sealed(license_claim(ClaimSource::User, Confidence::Unverified, false))).unwrap(),
+            serde_json::to_value(sealed(license_claim(
+                ClaimSource::User,
+                Confidence::Unverified,
+                false,
+            )))
+            .unwrap(),
         ),
-        ("waiver", serde_json::to_value(sealed(waiver(false, false))).unwrap()),
+        (
+            "waiver",
+            serde_json::to_value(sealed(waiver(false, false))).unwrap(),
+        ),
     ];
     for (tag, doc) in &minimal {
         let file = file_of(tag);
@@ -477,7 +535,10 @@ fn required_fields_agree_with_serde() {
             let line = tagged(tag, &without);
             let by_record_serde = serde_json::from_value::<Record>(line.clone()).is_ok();
             let by_record_schema = schemas().strict[RECORD].is_valid(&line);
-            assert_eq!(by_record_schema, by_record_serde, "{RECORD} as {tag}, without '{key}'");
+            assert_eq!(
+                by_record_schema, by_record_serde,
+                "{RECORD} as {tag}, without '{key}'"
+            );
         }
     }
     // and inside a run input, both fields are required
@@ -495,7 +556,9 @@ fn required_fields_agree_with_serde() {
 #[test]
 fn enums_list_exactly_the_serde_strings() {
     fn strings<T: serde::Serialize>(all: &[T]) -> Vec<Value> {
-        all.iter().map(|v| serde_json::to_value(v).unwrap()).collect()
+        all.iter()
+            .map(|v| serde_json::to_value(v).unwrap())
+            .collect()
     }
     let cases: Vec<(&str, &str, Vec<Value>)> = vec![
         (
@@ -540,7 +603,11 @@ fn enums_list_exactly_the_serde_strings() {
         ),
     ];
     for (file, pointer, serde_strings) in cases {
-        assert_eq!(at(file, pointer).as_array().unwrap(), &serde_strings, "{file}{pointer}");
+        assert_eq!(
+            at(file, pointer).as_array().unwrap(),
+            &serde_strings,
+            "{file}{pointer}"
+        );
     }
     // the type tags of `Record`
     let tags: BTreeSet<&str> = all_records().iter().map(|r| split(r).0).collect();
@@ -647,17 +714,18 @@ struct Broken {
 fn broken_documents() -> Vec<Broken> {
     let full: BTreeMap<&str, Value> = full_docs().into_iter().collect();
     let mut out = Vec::new();
-    let mut case = |what: &str, tag: &'static str, serde: Serde, f: &dyn Fn(&mut Map<String, Value>)| {
-        let mut doc = full[tag].clone();
-        f(doc.as_object_mut().unwrap());
-        out.push(Broken {
-            what: what.to_string(),
-            tag,
-            doc,
-            serde,
-            needs_format: false,
-        });
-    };
+    let mut case =
+        |what: &str, tag: &'static str, serde: Serde, f: &dyn Fn(&mut Map<String, Value>)| {
+            let mut doc = full[tag].clone();
+            f(doc.as_object_mut().unwrap());
+            out.push(Broken {
+                what: what.to_string(),
+                tag,
+                doc,
+                serde,
+                needs_format: false,
+            });
+        };
     use Serde::*;
 
     // missing required fields
@@ -667,14 +735,21 @@ fn broken_documents() -> Vec<Broken> {
     case("artifact without recorded_by", "artifact", Rejects, &|m| {
         drop(m.remove("recorded_by"))
     });
-    case("run without status", "run", Rejects, &|m| drop(m.remove("status")));
-    case("run without run_id", "run", Rejects, &|m| drop(m.remove("run_id")));
+    case("run without status", "run", Rejects, &|m| {
+        drop(m.remove("status"))
+    });
+    case("run without run_id", "run", Rejects, &|m| {
+        drop(m.remove("run_id"))
+    });
     case("release without effective_at", "release", Rejects, &|m| {
         drop(m.remove("effective_at"))
     });
-    case("license claim without confidence", "license_claim", Rejects, &|m| {
-        drop(m.remove("confidence"))
-    });
+    case(
+        "license claim without confidence",
+        "license_claim",
+        Rejects,
+        &|m| drop(m.remove("confidence")),
+    );
     case("run input without role", "run", Rejects, &|m| {
         drop(m["inputs"][0].as_object_mut().unwrap().remove("role"))
     });
@@ -682,9 +757,12 @@ fn broken_documents() -> Vec<Broken> {
     // unknown fields
     for (tag, _) in KINDS {
         let tag: &'static str = tag;
-        case(&format!("{tag} with an unknown field"), tag, Rejects, &|m| {
-            drop(m.insert("colour".into(), json!("red")))
-        });
+        case(
+            &format!("{tag} with an unknown field"),
+            tag,
+            Rejects,
+            &|m| drop(m.insert("colour".into(), json!("red"))),
+        );
         case(&format!("{tag} with a type key"), tag, Rejects, &|m| {
             drop(m.insert("type".into(), json!(tag)))
         });
@@ -734,7 +812,10 @@ fn broken_documents() -> Vec<Broken> {
         format!("sha256:{}", hex(1)),
         format!("blake3:{}", &hex(1)[..63]),
         format!("blake3:{}0", hex(1)),
-        format!("blake3tree:{}", hex(1).replace(|c: char| c.is_ascii_digit(), "g")),
+        format!(
+            "blake3tree:{}",
+            hex(1).replace(|c: char| c.is_ascii_digit(), "g")
+        ),
         format!("BLAKE3:{}", hex(1)),
         format!("blake3: {}", hex(1)),
         format!("blake3:{}\t", hex(1)),
@@ -758,9 +839,12 @@ fn broken_documents() -> Vec<Broken> {
     case("release artifact_id", "release", Lenient, &|m| {
         drop(m.insert("artifact_id".into(), bad.clone()))
     });
-    case("license claim artifact_id", "license_claim", Lenient, &|m| {
-        drop(m.insert("artifact_id".into(), bad.clone()))
-    });
+    case(
+        "license claim artifact_id",
+        "license_claim",
+        Lenient,
+        &|m| drop(m.insert("artifact_id".into(), bad.clone())),
+    );
     case("run input artifact_id", "run", Lenient, &|m| {
         m["inputs"][0]["artifact_id"] = bad.clone()
     });
@@ -782,9 +866,12 @@ fn broken_documents() -> Vec<Broken> {
     case("uppercase record_id", "run", Lenient, &|m| {
         drop(m.insert("record_id".into(), json!(upper)))
     });
-    case("uppercase evidence_digest", "license_claim", Lenient, &|m| {
-        drop(m.insert("evidence_digest".into(), json!(upper)))
-    });
+    case(
+        "uppercase evidence_digest",
+        "license_claim",
+        Lenient,
+        &|m| drop(m.insert("evidence_digest".into(), json!(upper))),
+    );
 
     // record ids and run ids
     case("empty record_id", "artifact", Lenient, &|m| {
@@ -972,16 +1059,28 @@ fn record_schema_rejects_bad_type_tags() {
     }
     lines.push(("no type".into(), artifact_doc.clone()));
     for (tag, _) in KINDS.iter().filter(|(t, _)| *t != "artifact") {
-        lines.push((format!("artifact fields tagged {tag}"), tagged(tag, &artifact_doc)));
+        lines.push((
+            format!("artifact fields tagged {tag}"),
+            tagged(tag, &artifact_doc),
+        ));
     }
     for (tag, doc) in full_docs().into_iter().skip(1) {
-        lines.push((format!("{tag} fields tagged artifact"), tagged("artifact", &doc)));
+        lines.push((
+            format!("{tag} fields tagged artifact"),
+            tagged("artifact", &doc),
+        ));
     }
-    lines.push(("an array".into(), json!([tagged("artifact", &artifact_doc)])));
+    lines.push((
+        "an array".into(),
+        json!([tagged("artifact", &artifact_doc)]),
+    ));
     lines.push(("a string".into(), json!("artifact")));
     for (what, line) in lines {
         assert!(!record.is_valid(&line), "{RECORD} accepts {what}");
-        assert!(serde_json::from_value::<Record>(line).is_err(), "Record accepts {what}");
+        assert!(
+            serde_json::from_value::<Record>(line).is_err(),
+            "Record accepts {what}"
+        );
     }
 }
 
@@ -1060,7 +1159,8 @@ fn every_schema_file_is_a_valid_2020_12_schema() {
         expected.difference(&present)
     );
 
-    let readme = std::fs::read_to_string(root().join("schemas/README.md")).expect("schemas/README.md");
+    let readme =
+        std::fs::read_to_string(root().join("schemas/README.md")).expect("schemas/README.md");
     let registry = registry_for_defs();
     for (name, doc) in &s.docs {
         if let Err(e) = jsonschema::meta::validate(doc) {
@@ -1091,7 +1191,11 @@ fn every_schema_file_is_a_valid_2020_12_schema() {
             .unwrap_or_else(|e| panic!("{name} does not compile offline: {e}"));
         // every $ref is either local or names another schema here by its $id
         let text = serde_json::to_string(doc).unwrap();
-        for r in text.split("\"$ref\":\"").skip(1).map(|t| &t[..t.find('"').unwrap()]) {
+        for r in text
+            .split("\"$ref\":\"")
+            .skip(1)
+            .map(|t| &t[..t.find('"').unwrap()])
+        {
             let target = r.split('#').next().unwrap();
             assert!(
                 target.is_empty() || s.docs.values().any(|d| d["$id"] == target),
@@ -1136,7 +1240,9 @@ fn check_records_jsonl(path: &Path) -> Result<usize, String> {
         if !errs.is_empty() {
             problems.push(format!("{at}: {}", errs.join("; ")));
         } else if let Err(e) = serde_json::from_value::<Record>(value) {
-            problems.push(format!("{at}: valid against {RECORD} but not a Record: {e}"));
+            problems.push(format!(
+                "{at}: valid against {RECORD} but not a Record: {e}"
+            ));
         }
         count += 1;
     }
@@ -1148,7 +1254,9 @@ fn check_records_jsonl(path: &Path) -> Result<usize, String> {
 }
 
 fn record_fixtures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -1167,8 +1275,15 @@ fn fixture_record_files_validate() {
     let mut files = Vec::new();
     record_fixtures(&root().join("fixtures"), &mut files);
     files.sort();
-    let problems: Vec<String> = files.iter().filter_map(|f| check_records_jsonl(f).err()).collect();
-    assert!(problems.is_empty(), "invalid fixture records:\n{}", problems.join("\n"));
+    let problems: Vec<String> = files
+        .iter()
+        .filter_map(|f| check_records_jsonl(f).err())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "invalid fixture records:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

@@ -16,15 +16,28 @@ pub struct Ran {
 
 impl Ran {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
     /// Exit 2 with an `error:` line and no panic: the contract for bad input.
     pub fn assert_bad_input(&self, mentions: &[&str]) {
-        assert_eq!(self.code, 2, "expected exit 2\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert!(self.stderr.contains("error:"), "no error line: {}", self.stderr);
+        assert_eq!(
+            self.code, 2,
+            "expected exit 2\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains("error:"),
+            "no error line: {}",
+            self.stderr
+        );
         assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
         for m in mentions {
-            assert!(self.stderr.contains(m), "stderr lacks {m:?}: {}", self.stderr);
+            assert!(
+                self.stderr.contains(m),
+                "stderr lacks {m:?}: {}",
+                self.stderr
+            );
         }
     }
 }
@@ -71,7 +84,11 @@ impl Project {
 
     pub fn ok(&self, args: &[&str]) -> Ran {
         let ran = self.run(args);
-        assert_eq!(ran.code, 0, "mlprov {args:?} failed\nstdout: {}\nstderr: {}", ran.stdout, ran.stderr);
+        assert_eq!(
+            ran.code, 0,
+            "mlprov {args:?} failed\nstdout: {}\nstderr: {}",
+            ran.stdout, ran.stderr
+        );
         ran
     }
 
