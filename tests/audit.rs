@@ -238,7 +238,7 @@ fn each_policy_line_changes_exactly_its_findings() {
         "acme-reasoner",
         "Mistral-Large-Instruct-2411",
     ));
-    want.insert(key("W301", "active", "", ""));
+    want.insert(key("W301", "active", "acme-reasoner", "Mistral-Large-Instruct-2411"));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
 
     // Strict trust: secondary claims may decide. DeepSeek-R1's secondary ban now decides

@@ -306,7 +306,6 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         if !produces_model(run.kind) || scope.as_ref().is_some_and(|s| !s.contains(run_id)) {
             continue;
         }
-        summary.runs_evaluated += 1;
         // Targets are the organisation's checkpoints; a vendor's own lineage (a model card
         // declaring its base model) is context, not something we distribute.
         let outputs: Vec<&Artifact> = run
@@ -318,6 +317,7 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         if outputs.is_empty() && !run.outputs.is_empty() {
             continue;
         }
+        summary.runs_evaluated += 1;
         let target_list: Vec<Option<&Artifact>> = if outputs.is_empty() {
             vec![None]
         } else {
@@ -356,7 +356,7 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
     }
     summary.targets = targets.len();
 
-    apply_waivers(&ctx, &mut findings);
+    apply_waivers(&ctx, &mut findings, scope.is_some());
     findings.retain(|f| f.severity != Severity::Allow);
     findings.sort_by(|a, b| {
         (
@@ -978,7 +978,9 @@ fn evaluate(
     }
 }
 
-fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>) {
+/// Mark waived findings; report expired waivers that still match, and (for a whole-store
+/// audit: a scoped one cannot know) waivers that matched nothing.
+fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>, scoped: bool) {
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut expired_notes = Vec::new();
     for f in findings.iter_mut() {
@@ -1034,7 +1036,7 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>) {
     }
     findings.extend(expired_notes);
     for w in ctx.view.waivers.values() {
-        if w.revoked || w.expires_at <= ctx.at || used.contains(&w.waiver_id) {
+        if scoped || w.revoked || w.expires_at <= ctx.at || used.contains(&w.waiver_id) {
             continue;
         }
         let mut f = plain(
@@ -1047,7 +1049,9 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>) {
         );
         f.waiver = Some(w.waiver_id.clone());
         f.model = w.model.clone();
+        f.model_label = w.model.as_ref().and_then(|m| ctx.view.artifacts.get(m)).map(|a| a.label());
         f.target = w.target.clone();
+        f.target_label = w.target.as_ref().and_then(|t| ctx.view.artifacts.get(t)).map(|a| a.label());
         findings.push(f);
     }
 }
