@@ -999,12 +999,12 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>, scoped: bool) {
                 continue;
             }
             if w.revoked || w.expires_at <= ctx.at {
-                let why = if w.revoked { "was revoked" } else { "expired" };
-                f.notes.push(format!(
-                    "waiver {} {why} ({}); the finding stands",
-                    w.waiver_id,
-                    w.expires_at.format("%Y-%m-%d")
-                ));
+                let why = if w.revoked {
+                    "was revoked".to_string()
+                } else {
+                    format!("expired on {}", w.expires_at.format("%Y-%m-%d"))
+                };
+                f.notes.push(format!("waiver {} {why}; the finding stands", w.waiver_id));
                 let mut note = plain(
                     ctx.policy,
                     codes::WAIVER_EXPIRED,
@@ -1013,7 +1013,9 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>, scoped: bool) {
                 note.waiver = Some(w.waiver_id.clone());
                 note.run = f.run.clone();
                 note.target = f.target.clone();
+                note.target_label = f.target_label.clone();
                 note.model = f.model.clone();
+                note.model_label = f.model_label.clone();
                 if !expired_notes.iter().any(|n: &Finding| {
                     n.waiver == note.waiver && n.run == note.run && n.target == note.target
                 }) {

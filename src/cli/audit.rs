@@ -281,12 +281,12 @@ pub fn licenses(ctx: &Context, args: LicensesArgs) -> Result<i32> {
         .licenses
         .iter()
         .map(|e| {
-            let mut classes: Vec<String> = e
-                .claims
-                .iter()
-                .map(|c| c.class.as_str().to_string())
-                .collect();
-            classes.dedup();
+            let mut classes: Vec<String> = Vec::new();
+            for c in &e.claims {
+                if !classes.iter().any(|k| k == c.class.as_str()) {
+                    classes.push(c.class.as_str().to_string());
+                }
+            }
             LicenseRow {
                 id: &e.id,
                 name: &e.name,
