@@ -194,6 +194,28 @@ pub struct ArtifactRecord {
     pub recorded_by: String,
 }
 
+impl ArtifactRecord {
+    /// An observation of `artifact_id` with only its kind set, recorded now by this process.
+    pub fn new(artifact_id: impl Into<String>, kind: ArtifactKind) -> Self {
+        ArtifactRecord {
+            record_id: String::new(),
+            artifact_id: artifact_id.into(),
+            kind,
+            size_bytes: None,
+            file_count: None,
+            name: None,
+            location: None,
+            vendor: None,
+            model: None,
+            revision: None,
+            channel: None,
+            purpose: None,
+            recorded_at: now(),
+            recorded_by: current_actor(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunInput {
@@ -563,20 +585,10 @@ pub(crate) mod testing {
     /// Dataset number `n`: content id `blake3:nnnn…`, named `a<n>`.
     pub fn dataset(n: u8) -> ArtifactRecord {
         ArtifactRecord {
-            record_id: String::new(),
-            artifact_id: id::file(&format!("{n:02x}").repeat(32)),
-            kind: ArtifactKind::Dataset,
             size_bytes: Some(n as u64),
-            file_count: None,
             name: Some(format!("a{n}")),
-            location: None,
-            vendor: None,
-            model: None,
-            revision: None,
-            channel: None,
-            purpose: None,
-            recorded_at: now(),
             recorded_by: "t@h".into(),
+            ..ArtifactRecord::new(id::file(&format!("{n:02x}").repeat(32)), ArtifactKind::Dataset)
         }
     }
 }

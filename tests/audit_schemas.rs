@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use common::mlprov_in;
-use jsonschema::{Draft, Registry, Validator};
+use jsonschema::{Draft, Validator};
 use mlprov::audit::codes::CODES;
 use mlprov::catalog::{Catalog, ClaimSubject, TermClass};
 use mlprov::policy::{Policy, Severity, Trust};
@@ -82,20 +82,7 @@ fn schemas() -> &'static Schemas {
                 );
             }
         }
-        let registry = Registry::new()
-            .draft(Draft::Draft202012)
-            .extend(docs.values().map(|d| {
-                (
-                    d["$id"]
-                        .as_str()
-                        .expect("every schema has an $id")
-                        .to_string(),
-                    d.clone(),
-                )
-            }))
-            .expect("schema ids are URIs")
-            .prepare()
-            .expect("schemas register");
+        let registry = common::schema_registry(docs.values());
         let validators = TARGETS
             .iter()
             .map(|&target| {

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use common::{mlprov_in, Project};
-use jsonschema::{Draft, Registry, Validator};
+use jsonschema::{Draft, Validator};
 use mlprov::records::{id, ArtifactRecord, StoredRecord};
 use serde_json::{json, Value};
 
@@ -71,20 +71,7 @@ fn validators() -> &'static BTreeMap<&'static str, Validator> {
                 docs.push(doc);
             }
         }
-        let registry = Registry::new()
-            .draft(Draft::Draft202012)
-            .extend(docs.iter().map(|d| {
-                (
-                    d["$id"]
-                        .as_str()
-                        .expect("every schema has an $id")
-                        .to_string(),
-                    d.clone(),
-                )
-            }))
-            .expect("schema ids are URIs")
-            .prepare()
-            .expect("schemas register");
+        let registry = common::schema_registry(docs.iter());
         TARGETS
             .iter()
             .map(|&target| {

@@ -14,6 +14,8 @@
 //!   property has a one-line description;
 //! - every `fixtures/**/*.records.jsonl` line is a valid `record.v1` document and a `Record`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -77,20 +79,7 @@ fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
         let docs = load_docs();
-        let registry = Registry::new()
-            .draft(Draft::Draft202012)
-            .extend(docs.values().map(|d| {
-                (
-                    d["$id"]
-                        .as_str()
-                        .expect("every schema has an $id")
-                        .to_string(),
-                    d.clone(),
-                )
-            }))
-            .expect("schema ids are URIs")
-            .prepare()
-            .expect("schemas register");
+        let registry = common::schema_registry(docs.values());
         let build = |name: &str, formats: bool| {
             jsonschema::options()
                 .with_draft(Draft::Draft202012)

@@ -144,26 +144,10 @@ pub fn location_of(path: &Path) -> Result<String> {
     Ok(content::utf8(&abs)?.to_string())
 }
 
-fn artifact_record(
-    artifact_id: String,
-    kind: ArtifactKind,
-    name: Option<String>,
-) -> ArtifactRecord {
+fn artifact_record(artifact_id: String, kind: ArtifactKind, name: Option<String>) -> ArtifactRecord {
     ArtifactRecord {
-        record_id: String::new(),
-        artifact_id,
-        kind,
-        size_bytes: None,
-        file_count: None,
         name,
-        location: None,
-        vendor: None,
-        model: None,
-        revision: None,
-        channel: None,
-        purpose: None,
-        recorded_at: records::now(),
-        recorded_by: records::current_actor(),
+        ..ArtifactRecord::new(artifact_id, kind)
     }
 }
 

@@ -154,20 +154,8 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
             ));
         }
         batch.artifacts.push(ArtifactRecord {
-            record_id: String::new(),
-            artifact_id: dataset_id.clone(),
-            kind: ArtifactKind::Dataset,
-            size_bytes: None,
-            file_count: None,
             name: Some(dataset.clone()),
-            location: None,
-            vendor: None,
-            model: None,
-            revision: None,
-            channel: None,
-            purpose: None,
-            recorded_at: records::now(),
-            recorded_by: records::current_actor(),
+            ..ArtifactRecord::new(dataset_id.clone(), ArtifactKind::Dataset)
         });
         inputs.push(RunInput {
             artifact_id: dataset_id,

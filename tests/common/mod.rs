@@ -105,3 +105,16 @@ impl Project {
         ran.json()["artifact_id"].as_str().unwrap().to_string()
     }
 }
+
+/// Schema documents registered under their `$id`, for offline validation (no network, no files).
+pub fn schema_registry<'a>(docs: impl IntoIterator<Item = &'a serde_json::Value>) -> jsonschema::Registry<'static> {
+    jsonschema::Registry::new()
+        .draft(jsonschema::Draft::Draft202012)
+        .extend(docs.into_iter().map(|d| {
+            let id = d["$id"].as_str().expect("every schema has an $id").to_string();
+            (id, d.clone())
+        }))
+        .expect("schema ids are URIs")
+        .prepare()
+        .expect("schemas register")
+}
