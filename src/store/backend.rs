@@ -76,6 +76,9 @@ impl Backend for LocalBackend {
             let Ok(name) = item.file_name().into_string() else {
                 continue;
             };
+            if is_temporary(&name) {
+                continue;
+            }
             let meta = match item.metadata() {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

@@ -379,9 +379,11 @@ impl Store {
         Ok(report)
     }
 
-    /// Temporary files left behind by writers that were killed mid-write.
+    /// Temporary files left behind by writers (and stat-cache updates) killed mid-write.
     pub fn stale_temporaries(&self, age: std::time::Duration) -> Vec<PathBuf> {
-        backend::stale_temporaries(&self.dir.join(SEGMENTS), &TABLES, age)
+        let mut found = backend::stale_temporaries(&self.dir.join(SEGMENTS), &TABLES, age);
+        found.extend(backend::stale_temporaries(&self.dir.join("cache"), &["stat"], age));
+        found
     }
 }
 
@@ -437,6 +439,19 @@ mod tests {
             Store::open("s3://bucket/prefix"),
             Err(Error::UnsupportedStoreUrl { .. })
         ));
+    }
+
+    #[test]
+    fn temporaries_of_interrupted_writes_are_invisible() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap();
+        store.append(Batch { artifacts: vec![artifact(1)], ..Default::default() }).unwrap();
+        // A writer killed between create and rename leaves an empty or partial temporary.
+        std::fs::write(store.dir().join("segments/artifacts/.tmp-killed"), b"").unwrap();
+        std::fs::write(store.dir().join("segments/runs/.tmp-partial"), b"PAR1\0\0").unwrap();
+        assert_eq!(store.load().unwrap().artifacts.len(), 1);
+        assert_eq!(store.stale_temporaries(std::time::Duration::ZERO).len(), 2);
+        store.compact().unwrap();
     }
 
     #[test]
