@@ -12,6 +12,7 @@ pub mod cli;
 pub mod content;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod import;
 pub mod policy;

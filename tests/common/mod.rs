@@ -118,3 +118,23 @@ pub fn schema_registry<'a>(docs: impl IntoIterator<Item = &'a serde_json::Value>
         .prepare()
         .expect("schemas register")
 }
+
+/// Python of the validators venv (`scripts/validators-venv`, run by `scripts/test`).
+pub fn validator_python() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-validators/bin/python");
+    assert!(p.exists(), "{} is missing: run ./scripts/validators-venv (./scripts/test does)", p.display());
+    p
+}
+
+/// Run `tests/validators/<script>` with `args`; panics with its output unless it exits 0.
+pub fn validate_with(script: &str, args: &[&std::ffi::OsStr]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validators").join(script);
+    let out = Command::new(validator_python()).arg(&script).args(args).output().expect("run validator");
+    assert!(
+        out.status.success(),
+        "{} rejected the document:\nstdout: {}\nstderr: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
