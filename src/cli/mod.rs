@@ -4,6 +4,7 @@ mod audit;
 mod inspect;
 mod output;
 mod record;
+mod report;
 
 use std::path::PathBuf;
 
@@ -66,10 +67,20 @@ pub enum Command {
     Waive(audit::WaiveArgs),
     /// List the license catalog, or show one entry with its claims and sources.
     Licenses(audit::LicensesArgs),
+    /// A report of a checkpoint, a run or the whole store: Markdown, HTML, SARIF or JSON.
+    Report(report::ReportArgs),
+    /// Export lineage for other systems: OpenLineage, PROV, SPDX 3, CycloneDX, DOT, Mermaid, Parquet.
+    Export(report::ExportArgs),
     /// Merge small segments into one per table (safe while others read and write).
     Compact,
-    /// Append records from a JSON Lines file (schemas/record.v1.schema.json); all or nothing.
-    Import { file: PathBuf },
+    /// Append records from a JSON Lines file (schemas/record.v1.schema.json), or OpenLineage
+    /// RunEvents with --openlineage; all or nothing.
+    Import {
+        file: PathBuf,
+        /// The file holds OpenLineage RunEvents (JSON Lines) from any producer.
+        #[arg(long)]
+        openlineage: bool,
+    },
     /// Build the bundled demo lineage in a fresh store and show the released checkpoint's lineage.
     Demo(DemoArgs),
 }
@@ -126,7 +137,10 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Waive(args) => audit::waive(&ctx, args),
         Command::Licenses(args) => audit::licenses(&ctx, args),
         Command::Compact => record::compact(&ctx),
-        Command::Import { file } => record::import(&ctx, &file),
+        Command::Import { file, openlineage: false } => record::import(&ctx, &file),
+        Command::Import { file, openlineage: true } => report::import_openlineage(&ctx, &file),
+        Command::Report(args) => report::report(&ctx, args),
+        Command::Export(args) => report::export(&ctx, args),
         Command::Demo(args) => inspect::demo(&ctx, args),
     }
 }

@@ -8,6 +8,7 @@ pub mod cyclonedx;
 pub mod html;
 pub mod markdown;
 pub mod openlineage;
+pub mod parquet;
 pub mod prov;
 pub mod sarif;
 pub mod spdx;

@@ -1,0 +1,165 @@
+//! Commands that render reports and interchange files: report, export, and OpenLineage import.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use super::output::{self, parse_time};
+use super::Context;
+use crate::audit::{self, AuditOptions};
+use crate::catalog::Catalog;
+use crate::error::{Error, Result, EXIT_OK};
+use crate::export::{self, ExportInput};
+use crate::graph::LineageGraph;
+use crate::policy::Policy;
+use crate::view::View;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+    Sarif,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Openlineage,
+    Prov,
+    Spdx,
+    Cyclonedx,
+    Dot,
+    Mermaid,
+    Parquet,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The checkpoint or run to report on (default: the whole store).
+    pub target: Option<String>,
+    #[arg(long = "to", value_enum, default_value_t = ReportFormat::Markdown)]
+    pub to: ReportFormat,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    #[arg(long = "assume-released", value_name = "REF")]
+    pub assume_released: Vec<String>,
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The checkpoint or run whose upstream to export (default: the whole store).
+    pub target: Option<String>,
+    #[arg(long = "to", value_enum)]
+    pub to: ExportFormat,
+    /// File to write (a folder for parquet); standard output when omitted (not for parquet).
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+}
+
+struct Loaded {
+    store: crate::store::Store,
+    snapshot: crate::store::Snapshot,
+    view: View,
+    report: audit::AuditReport,
+    root: Option<String>,
+}
+
+fn load(ctx: &Context, target: Option<&str>, policy: Option<&Path>, catalog: Option<&PathBuf>, as_of: Option<&str>, assume: &[String]) -> Result<Loaded> {
+    let store = ctx.open()?;
+    let policy = Policy::locate(policy, store.project_dir())?;
+    let catalog = match catalog.or(policy.catalog.as_ref()) {
+        Some(p) => Catalog::load_with_overrides(p)?,
+        None => Catalog::builtin()?,
+    };
+    let as_of = as_of.map(parse_time).transpose()?;
+    let snapshot = store.load()?;
+    let view = View::build(&snapshot, as_of);
+    let root = target.map(|t| crate::reference::resolve(&store, &view, t).map(|r| r.id().to_string())).transpose()?;
+    let mut opts = AuditOptions::default();
+    for r in assume {
+        opts.assume_released.push(crate::reference::resolve_artifact(&store, &view, r)?);
+    }
+    let report = audit::audit(&view, &catalog, &policy, &opts);
+    Ok(Loaded { store, snapshot, view, report, root })
+}
+
+fn emit(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(path) => std::fs::write(path, text).map_err(|e| Error::io(path, "writing report", e)),
+        None => output::text(text),
+    }
+}
+
+pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
+    let l = load(ctx, args.target.as_deref(), args.policy.as_deref(), args.catalog.as_ref(), args.as_of.as_deref(), &args.assume_released)?;
+    let graph = LineageGraph::build(&l.view);
+    let input = ExportInput::new(&l.view, &graph, &l.report, l.root.clone(), crate::records::now());
+    let text = match args.to {
+        ReportFormat::Markdown => export::markdown::render(&input)?,
+        ReportFormat::Html => export::html::render(&input)?,
+        ReportFormat::Sarif => export::sarif::render(&input)?,
+        ReportFormat::Json => serde_json::to_string_pretty(&l.report).map_err(|e| Error::usage(e.to_string()))?,
+    };
+    emit(args.output.as_deref(), &text)?;
+    let _ = &l.store;
+    Ok(EXIT_OK)
+}
+
+pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
+    let l = load(ctx, args.target.as_deref(), args.policy.as_deref(), args.catalog.as_ref(), args.as_of.as_deref(), &[])?;
+    if args.to == ExportFormat::Parquet {
+        let dir = args.output.as_deref().ok_or_else(|| Error::usage("--to parquet writes a folder: give --output DIR"))?;
+        let files = export::parquet::export(&l.snapshot, &l.report.findings, dir)?;
+        for f in files {
+            output::line(&format!("wrote {}", f.display()))?;
+        }
+        return Ok(EXIT_OK);
+    }
+    let graph = LineageGraph::build(&l.view);
+    let input = ExportInput::new(&l.view, &graph, &l.report, l.root.clone(), crate::records::now());
+    let text = match args.to {
+        ExportFormat::Openlineage => export::openlineage::render(&input)?,
+        ExportFormat::Prov => export::prov::render(&input)?,
+        ExportFormat::Spdx => export::spdx::render(&input)?,
+        ExportFormat::Cyclonedx => export::cyclonedx::render(&input)?,
+        ExportFormat::Dot | ExportFormat::Mermaid => {
+            let node = match &l.root {
+                Some(r) => graph.node(r).expect("resolved ids are graph nodes"),
+                None => return Err(Error::usage("dot and mermaid export one artifact's lineage: give a TARGET")),
+            };
+            let closure = graph.closure(node, crate::graph::Walk::Upstream, None);
+            let lineage = crate::graph::render::lineage_report(&l.view, &graph, &closure, None);
+            if args.to == ExportFormat::Dot {
+                crate::graph::render::to_dot(&lineage)
+            } else {
+                crate::graph::render::to_mermaid(&lineage)
+            }
+        }
+        ExportFormat::Parquet => unreachable!("handled above"),
+    };
+    emit(args.output.as_deref(), &text)?;
+    Ok(EXIT_OK)
+}
+
+/// `mlprov import --openlineage FILE`.
+pub fn import_openlineage(ctx: &Context, file: &Path) -> Result<i32> {
+    let store = ctx.open()?;
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, "reading", e))?;
+    let batch = export::openlineage::import_events(&text, &file.display().to_string())?;
+    let receipt = store.append(batch)?;
+    output::line(&format!("imported {} records from OpenLineage events into {} segments", receipt.records, receipt.segments.len()))?;
+    Ok(EXIT_OK)
+}
