@@ -588,7 +588,10 @@ pub(crate) mod testing {
             size_bytes: Some(n as u64),
             name: Some(format!("a{n}")),
             recorded_by: "t@h".into(),
-            ..ArtifactRecord::new(id::file(&format!("{n:02x}").repeat(32)), ArtifactKind::Dataset)
+            ..ArtifactRecord::new(
+                id::file(&format!("{n:02x}").repeat(32)),
+                ArtifactKind::Dataset,
+            )
         }
     }
 }

@@ -238,7 +238,12 @@ fn each_policy_line_changes_exactly_its_findings() {
         "acme-reasoner",
         "Mistral-Large-Instruct-2411",
     ));
-    want.insert(key("W301", "active", "acme-reasoner", "Mistral-Large-Instruct-2411"));
+    want.insert(key(
+        "W301",
+        "active",
+        "acme-reasoner",
+        "Mistral-Large-Instruct-2411",
+    ));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
 
     // Strict trust: secondary claims may decide. DeepSeek-R1's secondary ban now decides
@@ -485,12 +490,24 @@ fn claims_from_one_source_add_up() {
     let data = format!("blake3:{}", "d".repeat(64));
     let ckpt = format!("blake3tree:{}", "e".repeat(64));
     let lines = [
-        format!(r#"{{"type":"artifact","artifact_id":"{small}","kind":"external_model","name":"Qwen-1_8B-Chat","vendor":"Qwen","model":"Qwen-1_8B-Chat","revision":"main","channel":"weights",{t}}}"#),
-        format!(r#"{{"type":"artifact","artifact_id":"{base}","kind":"external_model","name":"Qwen-7B","vendor":"Qwen","model":"Qwen-7B","revision":"main","channel":"weights",{t}}}"#),
-        format!(r#"{{"type":"artifact","artifact_id":"{data}","kind":"synthetic_dataset","name":"qwen-small-outputs",{t}}}"#),
-        format!(r#"{{"type":"artifact","artifact_id":"{ckpt}","kind":"checkpoint","name":"qwen-acme-7b",{t}}}"#),
-        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000b1","kind":"generate","status":"succeeded","inputs":[{{"artifact_id":"{small}","role":"generator"}}],"outputs":["{data}"],{t}}}"#),
-        format!(r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000b2","kind":"fine_tune","status":"succeeded","inputs":[{{"artifact_id":"{base}","role":"base_weights"}},{{"artifact_id":"{data}","role":"training_data"}}],"outputs":["{ckpt}"],{t}}}"#),
+        format!(
+            r#"{{"type":"artifact","artifact_id":"{small}","kind":"external_model","name":"Qwen-1_8B-Chat","vendor":"Qwen","model":"Qwen-1_8B-Chat","revision":"main","channel":"weights",{t}}}"#
+        ),
+        format!(
+            r#"{{"type":"artifact","artifact_id":"{base}","kind":"external_model","name":"Qwen-7B","vendor":"Qwen","model":"Qwen-7B","revision":"main","channel":"weights",{t}}}"#
+        ),
+        format!(
+            r#"{{"type":"artifact","artifact_id":"{data}","kind":"synthetic_dataset","name":"qwen-small-outputs",{t}}}"#
+        ),
+        format!(
+            r#"{{"type":"artifact","artifact_id":"{ckpt}","kind":"checkpoint","name":"qwen-acme-7b",{t}}}"#
+        ),
+        format!(
+            r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000b1","kind":"generate","status":"succeeded","inputs":[{{"artifact_id":"{small}","role":"generator"}}],"outputs":["{data}"],{t}}}"#
+        ),
+        format!(
+            r#"{{"type":"run","run_id":"run:01936a10-0000-7000-8000-0000000000b2","kind":"fine_tune","status":"succeeded","inputs":[{{"artifact_id":"{base}","role":"base_weights"}},{{"artifact_id":"{data}","role":"training_data"}}],"outputs":["{ckpt}"],{t}}}"#
+        ),
     ];
     let file = p.write("qwen.jsonl", lines.join("\n").as_bytes());
     p.ok(&["import", file.to_str().unwrap()]);
@@ -500,8 +517,19 @@ fn claims_from_one_source_add_up() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["code"].as_str().unwrap().to_string(), f["model_label"].as_str().unwrap_or("").to_string()))
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["model_label"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    assert!(found.contains(&("L104".into(), "Qwen-1_8B-Chat".into())), "{found:?}");
-    assert!(!found.iter().any(|(c, _)| c == "L101"), "a Qwen fine-tune is exempt from the no-other-LLM clause: {found:?}");
+    assert!(
+        found.contains(&("L104".into(), "Qwen-1_8B-Chat".into())),
+        "{found:?}"
+    );
+    assert!(
+        !found.iter().any(|(c, _)| c == "L101"),
+        "a Qwen fine-tune is exempt from the no-other-LLM clause: {found:?}"
+    );
 }

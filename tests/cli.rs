@@ -448,14 +448,39 @@ fn compact_keeps_every_record() {
 fn parquet_export_opens_in_duckdb_and_polars() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("demo");
-    assert_eq!(mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]).code, 0);
+    assert_eq!(
+        mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]).code,
+        0
+    );
     let store = project.to_str().unwrap();
     let out = dir.path().join("export");
-    let ran = mlprov_in(dir.path(), &["--store", store, "export", "--to", "parquet", "--output", out.to_str().unwrap()]);
+    let ran = mlprov_in(
+        dir.path(),
+        &[
+            "--store",
+            store,
+            "export",
+            "--to",
+            "parquet",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let audit = mlprov_in(dir.path(), &["--store", store, "--format", "json", "audit"]).json();
-    let ls = |what: &str| mlprov_in(dir.path(), &["--store", store, "--format", "json", "ls", what]).json();
-    let observations = mlprov::Store::open(store).unwrap().load().unwrap().artifacts.len();
+    let ls = |what: &str| {
+        mlprov_in(
+            dir.path(),
+            &["--store", store, "--format", "json", "ls", what],
+        )
+        .json()
+    };
+    let observations = mlprov::Store::open(store)
+        .unwrap()
+        .load()
+        .unwrap()
+        .artifacts
+        .len();
     let expected = serde_json::json!({
         "artifacts.parquet": observations,
         "runs.parquet": ls("runs")["runs"].as_array().unwrap().len(),

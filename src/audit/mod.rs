@@ -1004,7 +1004,8 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>, scoped: bool) {
                 } else {
                     format!("expired on {}", w.expires_at.format("%Y-%m-%d"))
                 };
-                f.notes.push(format!("waiver {} {why}; the finding stands", w.waiver_id));
+                f.notes
+                    .push(format!("waiver {} {why}; the finding stands", w.waiver_id));
                 let mut note = plain(
                     ctx.policy,
                     codes::WAIVER_EXPIRED,
@@ -1051,9 +1052,17 @@ fn apply_waivers(ctx: &Ctx, findings: &mut Vec<Finding>, scoped: bool) {
         );
         f.waiver = Some(w.waiver_id.clone());
         f.model = w.model.clone();
-        f.model_label = w.model.as_ref().and_then(|m| ctx.view.artifacts.get(m)).map(|a| a.label());
+        f.model_label = w
+            .model
+            .as_ref()
+            .and_then(|m| ctx.view.artifacts.get(m))
+            .map(|a| a.label());
         f.target = w.target.clone();
-        f.target_label = w.target.as_ref().and_then(|t| ctx.view.artifacts.get(t)).map(|a| a.label());
+        f.target_label = w
+            .target
+            .as_ref()
+            .and_then(|t| ctx.view.artifacts.get(t))
+            .map(|a| a.label());
         findings.push(f);
     }
 }

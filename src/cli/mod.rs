@@ -137,8 +137,14 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Waive(args) => audit::waive(&ctx, args),
         Command::Licenses(args) => audit::licenses(&ctx, args),
         Command::Compact => record::compact(&ctx),
-        Command::Import { file, openlineage: false } => record::import(&ctx, &file),
-        Command::Import { file, openlineage: true } => report::import_openlineage(&ctx, &file),
+        Command::Import {
+            file,
+            openlineage: false,
+        } => record::import(&ctx, &file),
+        Command::Import {
+            file,
+            openlineage: true,
+        } => report::import_openlineage(&ctx, &file),
         Command::Report(args) => report::report(&ctx, args),
         Command::Export(args) => report::export(&ctx, args),
         Command::Demo(args) => inspect::demo(&ctx, args),

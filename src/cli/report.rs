@@ -77,7 +77,14 @@ struct Loaded {
     root: Option<String>,
 }
 
-fn load(ctx: &Context, target: Option<&str>, policy: Option<&Path>, catalog: Option<&PathBuf>, as_of: Option<&str>, assume: &[String]) -> Result<Loaded> {
+fn load(
+    ctx: &Context,
+    target: Option<&str>,
+    policy: Option<&Path>,
+    catalog: Option<&PathBuf>,
+    as_of: Option<&str>,
+    assume: &[String],
+) -> Result<Loaded> {
     let store = ctx.open()?;
     let policy = Policy::locate(policy, store.project_dir())?;
     let catalog = match catalog.or(policy.catalog.as_ref()) {
@@ -87,13 +94,22 @@ fn load(ctx: &Context, target: Option<&str>, policy: Option<&Path>, catalog: Opt
     let as_of = as_of.map(parse_time).transpose()?;
     let snapshot = store.load()?;
     let view = View::build(&snapshot, as_of);
-    let root = target.map(|t| crate::reference::resolve(&store, &view, t).map(|r| r.id().to_string())).transpose()?;
+    let root = target
+        .map(|t| crate::reference::resolve(&store, &view, t).map(|r| r.id().to_string()))
+        .transpose()?;
     let mut opts = AuditOptions::default();
     for r in assume {
-        opts.assume_released.push(crate::reference::resolve_artifact(&store, &view, r)?);
+        opts.assume_released
+            .push(crate::reference::resolve_artifact(&store, &view, r)?);
     }
     let report = audit::audit(&view, &catalog, &policy, &opts);
-    Ok(Loaded { store, snapshot, view, report, root })
+    Ok(Loaded {
+        store,
+        snapshot,
+        view,
+        report,
+        root,
+    })
 }
 
 fn emit(output: Option<&Path>, text: &str) -> Result<()> {
@@ -104,14 +120,29 @@ fn emit(output: Option<&Path>, text: &str) -> Result<()> {
 }
 
 pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
-    let l = load(ctx, args.target.as_deref(), args.policy.as_deref(), args.catalog.as_ref(), args.as_of.as_deref(), &args.assume_released)?;
+    let l = load(
+        ctx,
+        args.target.as_deref(),
+        args.policy.as_deref(),
+        args.catalog.as_ref(),
+        args.as_of.as_deref(),
+        &args.assume_released,
+    )?;
     let graph = LineageGraph::build(&l.view);
-    let input = ExportInput::new(&l.view, &graph, &l.report, l.root.clone(), crate::records::now());
+    let input = ExportInput::new(
+        &l.view,
+        &graph,
+        &l.report,
+        l.root.clone(),
+        crate::records::now(),
+    );
     let text = match args.to {
         ReportFormat::Markdown => export::markdown::render(&input)?,
         ReportFormat::Html => export::html::render(&input)?,
         ReportFormat::Sarif => export::sarif::render(&input)?,
-        ReportFormat::Json => serde_json::to_string_pretty(&l.report).map_err(|e| Error::usage(e.to_string()))?,
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(&l.report).map_err(|e| Error::usage(e.to_string()))?
+        }
     };
     emit(args.output.as_deref(), &text)?;
     let _ = &l.store;
@@ -119,9 +150,19 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
 }
 
 pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
-    let l = load(ctx, args.target.as_deref(), args.policy.as_deref(), args.catalog.as_ref(), args.as_of.as_deref(), &[])?;
+    let l = load(
+        ctx,
+        args.target.as_deref(),
+        args.policy.as_deref(),
+        args.catalog.as_ref(),
+        args.as_of.as_deref(),
+        &[],
+    )?;
     if args.to == ExportFormat::Parquet {
-        let dir = args.output.as_deref().ok_or_else(|| Error::usage("--to parquet writes a folder: give --output DIR"))?;
+        let dir = args
+            .output
+            .as_deref()
+            .ok_or_else(|| Error::usage("--to parquet writes a folder: give --output DIR"))?;
         let files = export::parquet::export(&l.snapshot, &l.report.findings, dir)?;
         for f in files {
             output::line(&format!("wrote {}", f.display()))?;
@@ -129,7 +170,13 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     let graph = LineageGraph::build(&l.view);
-    let input = ExportInput::new(&l.view, &graph, &l.report, l.root.clone(), crate::records::now());
+    let input = ExportInput::new(
+        &l.view,
+        &graph,
+        &l.report,
+        l.root.clone(),
+        crate::records::now(),
+    );
     let text = match args.to {
         ExportFormat::Openlineage => export::openlineage::render(&input)?,
         ExportFormat::Prov => export::prov::render(&input)?,
@@ -138,7 +185,11 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
         ExportFormat::Dot | ExportFormat::Mermaid => {
             let node = match &l.root {
                 Some(r) => graph.node(r).expect("resolved ids are graph nodes"),
-                None => return Err(Error::usage("dot and mermaid export one artifact's lineage: give a TARGET")),
+                None => {
+                    return Err(Error::usage(
+                        "dot and mermaid export one artifact's lineage: give a TARGET",
+                    ))
+                }
             };
             let closure = graph.closure(node, crate::graph::Walk::Upstream, None);
             let lineage = crate::graph::render::lineage_report(&l.view, &graph, &closure, None);
@@ -160,6 +211,10 @@ pub fn import_openlineage(ctx: &Context, file: &Path) -> Result<i32> {
     let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, "reading", e))?;
     let batch = export::openlineage::import_events(&text, &file.display().to_string())?;
     let receipt = store.append(batch)?;
-    output::line(&format!("imported {} records from OpenLineage events into {} segments", receipt.records, receipt.segments.len()))?;
+    output::line(&format!(
+        "imported {} records from OpenLineage events into {} segments",
+        receipt.records,
+        receipt.segments.len()
+    ))?;
     Ok(EXIT_OK)
 }

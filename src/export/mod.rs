@@ -40,7 +40,13 @@ pub struct ExportInput<'a> {
 }
 
 impl<'a> ExportInput<'a> {
-    pub fn new(view: &'a View, graph: &'a LineageGraph, audit: &'a AuditReport, root: Option<String>, generated_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        view: &'a View,
+        graph: &'a LineageGraph,
+        audit: &'a AuditReport,
+        root: Option<String>,
+        generated_at: DateTime<Utc>,
+    ) -> Self {
         let scope = match root.as_deref().and_then(|r| graph.node(r)) {
             Some(n) => graph
                 .closure(n, Walk::Upstream, None)
@@ -48,7 +54,11 @@ impl<'a> ExportInput<'a> {
                 .iter()
                 .map(|(n, _)| graph.id(*n).to_string())
                 .collect(),
-            None => graph.graph.node_indices().map(|n| graph.id(n).to_string()).collect(),
+            None => graph
+                .graph
+                .node_indices()
+                .map(|n| graph.id(n).to_string())
+                .collect(),
         };
         ExportInput {
             view,
@@ -62,12 +72,18 @@ impl<'a> ExportInput<'a> {
 
     /// Artifacts in scope that have records.
     pub fn artifacts(&self) -> impl Iterator<Item = &'a crate::view::Artifact> + '_ {
-        self.view.artifacts.values().filter(|a| self.scope.contains(&a.id))
+        self.view
+            .artifacts
+            .values()
+            .filter(|a| self.scope.contains(&a.id))
     }
 
     /// Runs in scope.
     pub fn runs(&self) -> impl Iterator<Item = &'a crate::view::Run> + '_ {
-        self.view.runs.values().filter(|r| self.scope.contains(&r.id))
+        self.view
+            .runs
+            .values()
+            .filter(|r| self.scope.contains(&r.id))
     }
 
     /// Findings about runs or targets in scope.
@@ -81,6 +97,8 @@ impl<'a> ExportInput<'a> {
 
     /// Whether a graph node is an artifact (as opposed to a run).
     pub fn is_artifact(&self, id: &str) -> bool {
-        self.graph.node(id).is_some_and(|n| matches!(self.graph.graph[n], Node::Artifact(_)))
+        self.graph
+            .node(id)
+            .is_some_and(|n| matches!(self.graph.graph[n], Node::Artifact(_)))
     }
 }

@@ -70,7 +70,12 @@ pub fn findings_parquet(findings: &[Finding]) -> Vec<u8> {
                 Some(f.code.to_string()),
                 Some(f.name.to_string()),
                 Some(f.severity.as_str().to_string()),
-                Some(serde_json::to_value(f.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+                Some(
+                    serde_json::to_value(f.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                ),
                 Some(f.message.clone()),
                 f.run.clone(),
                 f.target.clone(),
@@ -86,7 +91,9 @@ pub fn findings_parquet(findings: &[Finding]) -> Vec<u8> {
             ]
         })
         .collect();
-    let mut columns: Vec<ArrayRef> = (0..16).map(|i| opt(owned.iter().map(|row| row[i].as_deref()))).collect();
+    let mut columns: Vec<ArrayRef> = (0..16)
+        .map(|i| opt(owned.iter().map(|row| row[i].as_deref())))
+        .collect();
     let mut path = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(text("item", false)));
     for f in findings {
         for step in &f.path {
@@ -95,8 +102,11 @@ pub fn findings_parquet(findings: &[Finding]) -> Vec<u8> {
         path.append(true);
     }
     columns.push(Arc::new(path.finish()));
-    let batch = RecordBatch::try_new(schema.clone(), columns).expect("columns match the findings schema");
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).expect("columns match the findings schema");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props)).expect("valid schema");
     writer.write(&batch).expect("in-memory write");
@@ -136,12 +146,14 @@ mod tests {
         let out = dir.path().join("export");
         let files = export(&snapshot, &report.findings, &out).unwrap();
         assert_eq!(files.len(), FILES.len());
-        let runs: Vec<crate::records::RunRecord> =
-            segment::decode(bytes::Bytes::from(std::fs::read(out.join("runs.parquet")).unwrap())).unwrap();
-        assert_eq!(runs.len(), snapshot.runs.len());
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(
-            std::fs::read(out.join("findings.parquet")).unwrap(),
+        let runs: Vec<crate::records::RunRecord> = segment::decode(bytes::Bytes::from(
+            std::fs::read(out.join("runs.parquet")).unwrap(),
         ))
+        .unwrap();
+        assert_eq!(runs.len(), snapshot.runs.len());
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(std::fs::read(out.join("findings.parquet")).unwrap()),
+        )
         .unwrap()
         .build()
         .unwrap();

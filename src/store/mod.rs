@@ -382,7 +382,11 @@ impl Store {
     /// Temporary files left behind by writers (and stat-cache updates) killed mid-write.
     pub fn stale_temporaries(&self, age: std::time::Duration) -> Vec<PathBuf> {
         let mut found = backend::stale_temporaries(&self.dir.join(SEGMENTS), &TABLES, age);
-        found.extend(backend::stale_temporaries(&self.dir.join("cache"), &["stat"], age));
+        found.extend(backend::stale_temporaries(
+            &self.dir.join("cache"),
+            &["stat"],
+            age,
+        ));
         found
     }
 }
@@ -445,7 +449,12 @@ mod tests {
     fn temporaries_of_interrupted_writes_are_invisible() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::init(dir.path()).unwrap();
-        store.append(Batch { artifacts: vec![artifact(1)], ..Default::default() }).unwrap();
+        store
+            .append(Batch {
+                artifacts: vec![artifact(1)],
+                ..Default::default()
+            })
+            .unwrap();
         // A writer killed between create and rename leaves an empty or partial temporary.
         std::fs::write(store.dir().join("segments/artifacts/.tmp-killed"), b"").unwrap();
         std::fs::write(store.dir().join("segments/runs/.tmp-partial"), b"PAR1\0\0").unwrap();

@@ -144,7 +144,11 @@ pub fn location_of(path: &Path) -> Result<String> {
     Ok(content::utf8(&abs)?.to_string())
 }
 
-fn artifact_record(artifact_id: String, kind: ArtifactKind, name: Option<String>) -> ArtifactRecord {
+fn artifact_record(
+    artifact_id: String,
+    kind: ArtifactKind,
+    name: Option<String>,
+) -> ArtifactRecord {
     ArtifactRecord {
         name,
         ..ArtifactRecord::new(artifact_id, kind)

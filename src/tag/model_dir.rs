@@ -115,7 +115,10 @@ pub fn read(dir: &Path, artifact_id: &str, catalog: &Catalog) -> Result<Batch> {
                 &license_id,
                 None,
                 (ClaimSource::ModelCard, Confidence::Secondary),
-                Evidence { path: &readme, bytes: &bytes },
+                Evidence {
+                    path: &readme,
+                    bytes: &bytes,
+                },
                 note,
             )?);
         }
@@ -204,8 +207,14 @@ mod tests {
         let batch = read_dir(&[("LICENSE", &rewrapped)]);
         let claim = &batch.license_claims[0];
         assert_eq!(claim.license_id, "llama3.1");
-        assert_eq!((claim.source, claim.confidence), (ClaimSource::LicenseFile, Confidence::Primary));
-        assert_eq!(claim.evidence_digest.as_deref(), Some(blake3::hash(rewrapped.as_bytes()).to_hex().as_str()));
+        assert_eq!(
+            (claim.source, claim.confidence),
+            (ClaimSource::LicenseFile, Confidence::Primary)
+        );
+        assert_eq!(
+            claim.evidence_digest.as_deref(),
+            Some(blake3::hash(rewrapped.as_bytes()).to_hex().as_str())
+        );
 
         let batch = read_dir(&[("LICENSE", "All rights reserved by nobody in particular.")]);
         assert_eq!(batch.license_claims[0].license_id, "unrecognised");
@@ -220,8 +229,10 @@ mod tests {
         assert_eq!(batch.license_claims[0].source, ClaimSource::ModelCard);
         let run = &batch.runs[0];
         assert_eq!(run.kind, RunKind::FineTune);
-        assert!(run.inputs.iter().any(|i| i.role == Role::BaseWeights && i.artifact_id == "model:deepseek-ai/DeepSeek-V3-Base@unversioned#weights"));
-        assert!(run.inputs.iter().any(|i| i.role == Role::TrainingData && i.artifact_id == "dataset:HuggingFaceH4/ultrachat_200k@unversioned"));
+        assert!(run.inputs.iter().any(|i| i.role == Role::BaseWeights
+            && i.artifact_id == "model:deepseek-ai/DeepSeek-V3-Base@unversioned#weights"));
+        assert!(run.inputs.iter().any(|i| i.role == Role::TrainingData
+            && i.artifact_id == "dataset:HuggingFaceH4/ultrachat_200k@unversioned"));
         // The same card read again describes the same run.
         assert_eq!(read_dir(&[("README.md", card)]).runs[0].run_id, run.run_id);
     }

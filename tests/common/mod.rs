@@ -107,11 +107,16 @@ impl Project {
 }
 
 /// Schema documents registered under their `$id`, for offline validation (no network, no files).
-pub fn schema_registry<'a>(docs: impl IntoIterator<Item = &'a serde_json::Value>) -> jsonschema::Registry<'static> {
+pub fn schema_registry<'a>(
+    docs: impl IntoIterator<Item = &'a serde_json::Value>,
+) -> jsonschema::Registry<'static> {
     jsonschema::Registry::new()
         .draft(jsonschema::Draft::Draft202012)
         .extend(docs.into_iter().map(|d| {
-            let id = d["$id"].as_str().expect("every schema has an $id").to_string();
+            let id = d["$id"]
+                .as_str()
+                .expect("every schema has an $id")
+                .to_string();
             (id, d.clone())
         }))
         .expect("schema ids are URIs")
@@ -122,14 +127,24 @@ pub fn schema_registry<'a>(docs: impl IntoIterator<Item = &'a serde_json::Value>
 /// Python of the validators venv (`scripts/validators-venv`, run by `scripts/test`).
 pub fn validator_python() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-validators/bin/python");
-    assert!(p.exists(), "{} is missing: run ./scripts/validators-venv (./scripts/test does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run ./scripts/validators-venv (./scripts/test does)",
+        p.display()
+    );
     p
 }
 
 /// Run `tests/validators/<script>` with `args`; panics with its output unless it exits 0.
 pub fn validate_with(script: &str, args: &[&std::ffi::OsStr]) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validators").join(script);
-    let out = Command::new(validator_python()).arg(&script).args(args).output().expect("run validator");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/validators")
+        .join(script);
+    let out = Command::new(validator_python())
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run validator");
     assert!(
         out.status.success(),
         "{} rejected the document:\nstdout: {}\nstderr: {}",
