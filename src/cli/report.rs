@@ -112,6 +112,18 @@ fn load(
     })
 }
 
+impl Loaded {
+    fn input<'a>(&'a self, graph: &'a LineageGraph) -> ExportInput<'a> {
+        ExportInput::new(
+            &self.view,
+            graph,
+            &self.report,
+            self.root.clone(),
+            crate::records::now(),
+        )
+    }
+}
+
 fn emit(output: Option<&Path>, text: &str) -> Result<()> {
     match output {
         Some(path) => std::fs::write(path, text).map_err(|e| Error::io(path, "writing report", e)),
@@ -129,13 +141,7 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
         &args.assume_released,
     )?;
     let graph = LineageGraph::build(&l.view);
-    let input = ExportInput::new(
-        &l.view,
-        &graph,
-        &l.report,
-        l.root.clone(),
-        crate::records::now(),
-    );
+    let input = l.input(&graph);
     let text = match args.to {
         ReportFormat::Markdown => export::markdown::render(&input)?,
         ReportFormat::Html => export::html::render(&input)?,
@@ -170,13 +176,7 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     let graph = LineageGraph::build(&l.view);
-    let input = ExportInput::new(
-        &l.view,
-        &graph,
-        &l.report,
-        l.root.clone(),
-        crate::records::now(),
-    );
+    let input = l.input(&graph);
     let text = match args.to {
         ExportFormat::Openlineage => export::openlineage::render(&input)?,
         ExportFormat::Prov => export::prov::render(&input)?,

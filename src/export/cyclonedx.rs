@@ -154,23 +154,7 @@ impl<'a> Bom<'a> {
             c["hashes"] = json!([{"alg": "BLAKE3", "content": hex}]);
         }
         let mut description = vec![format!("mlprov {}", a.kind)];
-        if let (Some(v), Some(m)) = (&a.vendor, &a.model) {
-            description.push(format!(
-                "{v}/{m}@{} through {}",
-                a.revision.as_deref().unwrap_or("unversioned"),
-                a.channel
-                    .map(|c| c.as_str())
-                    .unwrap_or("an unrecorded channel")
-            ));
-        }
-        if let Some(size) = a.size_bytes {
-            description.push(format!(
-                "{size} bytes{}",
-                a.file_count
-                    .map(|n| format!(" in {n} files"))
-                    .unwrap_or_default()
-            ));
-        }
+        description.extend(super::model_and_size_facts(a));
         c["description"] = json!(description.join("; "));
 
         let lic = licensing(input, a, &self.catalog);

@@ -153,12 +153,7 @@ pub fn render(input: &ExportInput) -> Result<String> {
         Some(r) => format!("the upstream of {} {}", e(&label_of(input, r)), code(r)),
         None => "every artifact and run in the store".to_string(),
     };
-    let artifacts = input
-        .scope
-        .iter()
-        .filter(|id| input.is_artifact(id))
-        .count();
-    let runs = input.runs().count();
+    let (artifacts, runs) = input.scope_counts();
     let _ = writeln!(
         s,
         "<div>Scope: {scope} — {artifacts} artifacts, {runs} runs</div>"

@@ -577,12 +577,7 @@ pub fn render(input: &ExportInput) -> Result<String> {
         Some(r) => format!("the upstream of {} {}", text(&label_of(input, r)), code(r)),
         None => "every artifact and run in the store".to_string(),
     };
-    let artifacts = input
-        .scope
-        .iter()
-        .filter(|id| input.is_artifact(id))
-        .count();
-    let runs = input.runs().count();
+    let (artifacts, runs) = input.scope_counts();
     // Hard line breaks (a trailing backslash) keep the facts on their own lines.
     let mut lines = vec![
         format!(

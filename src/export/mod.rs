@@ -26,6 +26,28 @@ use crate::view::View;
 pub const PRODUCER: &str = concat!("https://mlprov.dev/mlprov/", env!("CARGO_PKG_VERSION"));
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// "vendor/model@rev through channel" and "N bytes in M files", for descriptions.
+pub fn model_and_size_facts(a: &crate::view::Artifact) -> Vec<String> {
+    let mut facts = Vec::new();
+    if let (Some(v), Some(m)) = (&a.vendor, &a.model) {
+        facts.push(format!(
+            "{v}/{m}@{} through {}",
+            a.revision.as_deref().unwrap_or("unversioned"),
+            a.channel
+                .map(|c| c.as_str())
+                .unwrap_or("an unrecorded channel")
+        ));
+    }
+    if let Some(size) = a.size_bytes {
+        let files = a
+            .file_count
+            .map(|n| format!(" in {n} files"))
+            .unwrap_or_default();
+        facts.push(format!("{size} bytes{files}"));
+    }
+    facts
+}
+
 /// Everything an exporter reads. Exporters are pure: same input, same output (ids and
 /// timestamps come from here, never from the clock).
 pub struct ExportInput<'a> {
@@ -76,6 +98,12 @@ impl<'a> ExportInput<'a> {
             .artifacts
             .values()
             .filter(|a| self.scope.contains(&a.id))
+    }
+
+    /// How many artifacts (recorded or not) and runs are in scope.
+    pub fn scope_counts(&self) -> (usize, usize) {
+        let artifacts = self.scope.iter().filter(|id| self.is_artifact(id)).count();
+        (artifacts, self.runs().count())
     }
 
     /// Runs in scope.

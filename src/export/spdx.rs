@@ -527,23 +527,7 @@ impl<'a> Doc<'a> {
                 a.locations.iter().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
-        if let (Some(v), Some(m)) = (&a.vendor, &a.model) {
-            description.push(format!(
-                "{v}/{m}@{} through {}",
-                a.revision.as_deref().unwrap_or("unversioned"),
-                a.channel
-                    .map(|c| c.as_str())
-                    .unwrap_or("an unrecorded channel")
-            ));
-        }
-        if let Some(size) = a.size_bytes {
-            description.push(format!(
-                "{size} bytes{}",
-                a.file_count
-                    .map(|n| format!(" in {n} files"))
-                    .unwrap_or_default()
-            ));
-        }
+        description.extend(super::model_and_size_facts(a));
         if !description.is_empty() {
             el["description"] = Value::String(description.join("; "));
         }
