@@ -68,20 +68,7 @@ struct Schemas {
 fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        let dir = root().join("schemas");
-        let mut docs = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "json") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                let doc: Value = serde_json::from_str(&text)
-                    .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-                docs.insert(
-                    path.file_name().unwrap().to_string_lossy().into_owned(),
-                    doc,
-                );
-            }
-        }
+        let docs = common::schema_docs();
         let registry = common::schema_registry(docs.values());
         let validators = TARGETS
             .iter()

@@ -60,18 +60,8 @@ const CODES: &[&str] = &["V001", "V002", "V003", "V004", "V005", "V006", "V007"]
 fn validators() -> &'static BTreeMap<&'static str, Validator> {
     static VALIDATORS: OnceLock<BTreeMap<&'static str, Validator>> = OnceLock::new();
     VALIDATORS.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-        let mut docs = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "json") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                let doc: Value = serde_json::from_str(&text)
-                    .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-                docs.push(doc);
-            }
-        }
-        let registry = common::schema_registry(docs.iter());
+        let docs = common::schema_docs();
+        let registry = common::schema_registry(docs.values());
         TARGETS
             .iter()
             .map(|&target| {

@@ -57,28 +57,10 @@ struct Schemas {
     lax: BTreeMap<String, Validator>,
 }
 
-fn load_docs() -> BTreeMap<String, Value> {
-    let dir = root().join("schemas");
-    let mut docs = BTreeMap::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let value: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-            docs.insert(
-                path.file_name().unwrap().to_string_lossy().into_owned(),
-                value,
-            );
-        }
-    }
-    docs
-}
-
 fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        let docs = load_docs();
+        let docs = common::schema_docs();
         let registry = common::schema_registry(docs.values());
         let build = |name: &str, formats: bool| {
             jsonschema::options()
@@ -671,7 +653,7 @@ fn registry_for_defs() -> Registry<'static> {
     Registry::new()
         .draft(Draft::Draft202012)
         .extend(
-            load_docs()
+            common::schema_docs()
                 .into_values()
                 .map(|d| (d["$id"].as_str().unwrap().to_string(), d)),
         )

@@ -42,12 +42,22 @@ pub struct ReportArgs {
     /// Write here instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
     #[arg(long = "assume-released", value_name = "REF")]
     pub assume_released: Vec<String>,
+}
+
+/// Where the audit that reports and exports include reads from.
+#[derive(Args, Debug)]
+pub struct SourceArgs {
+    /// Policy file (default: mlprov.toml beside .mlprov/, else built-in defaults).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Catalog file overriding or extending the built-in license catalog.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Read the store as it was at TIME.
     #[arg(long, value_name = "TIME")]
     pub as_of: Option<String>,
 }
@@ -61,16 +71,11 @@ pub struct ExportArgs {
     /// File to write (a folder for parquet); standard output when omitted (not for parquet).
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-    #[arg(long, value_name = "TIME")]
-    pub as_of: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 struct Loaded {
-    store: crate::store::Store,
     snapshot: crate::store::Snapshot,
     view: View,
     report: audit::AuditReport,
@@ -80,18 +85,16 @@ struct Loaded {
 fn load(
     ctx: &Context,
     target: Option<&str>,
-    policy: Option<&Path>,
-    catalog: Option<&PathBuf>,
-    as_of: Option<&str>,
+    source: &SourceArgs,
     assume: &[String],
 ) -> Result<Loaded> {
     let store = ctx.open()?;
-    let policy = Policy::locate(policy, store.project_dir())?;
-    let catalog = match catalog.or(policy.catalog.as_ref()) {
+    let policy = Policy::locate(source.policy.as_deref(), store.project_dir())?;
+    let catalog = match source.catalog.as_ref().or(policy.catalog.as_ref()) {
         Some(p) => Catalog::load_with_overrides(p)?,
         None => Catalog::builtin()?,
     };
-    let as_of = as_of.map(parse_time).transpose()?;
+    let as_of = source.as_of.as_deref().map(parse_time).transpose()?;
     let snapshot = store.load()?;
     let view = View::build(&snapshot, as_of);
     let root = target
@@ -104,7 +107,6 @@ fn load(
     }
     let report = audit::audit(&view, &catalog, &policy, &opts);
     Ok(Loaded {
-        store,
         snapshot,
         view,
         report,
@@ -135,9 +137,7 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
     let l = load(
         ctx,
         args.target.as_deref(),
-        args.policy.as_deref(),
-        args.catalog.as_ref(),
-        args.as_of.as_deref(),
+        &args.source,
         &args.assume_released,
     )?;
     let graph = LineageGraph::build(&l.view);
@@ -151,19 +151,11 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
         }
     };
     emit(args.output.as_deref(), &text)?;
-    let _ = &l.store;
     Ok(EXIT_OK)
 }
 
 pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
-    let l = load(
-        ctx,
-        args.target.as_deref(),
-        args.policy.as_deref(),
-        args.catalog.as_ref(),
-        args.as_of.as_deref(),
-        &[],
-    )?;
+    let l = load(ctx, args.target.as_deref(), &args.source, &[])?;
     if args.to == ExportFormat::Parquet {
         let dir = args
             .output

@@ -106,6 +106,25 @@ impl Project {
     }
 }
 
+/// Every `schemas/*.json`, parsed, by file name.
+pub fn schema_docs() -> std::collections::BTreeMap<String, serde_json::Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let mut docs = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+            docs.insert(
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                doc,
+            );
+        }
+    }
+    docs
+}
+
 /// Schema documents registered under their `$id`, for offline validation (no network, no files).
 pub fn schema_registry<'a>(
     docs: impl IntoIterator<Item = &'a serde_json::Value>,
