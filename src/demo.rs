@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::composition::{SourceMap, SourceTarget};
 use crate::error::{Error, Result};
 use crate::records::{
     self, ArtifactKind, Batch, Channel, Distribution, Purpose, Role, RunInput, RunKind,
@@ -52,6 +53,14 @@ pub const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../fixtures/demo/files/checkpoints/acme-mistral-chat/config.json"),
     ),
     (
+        "checkpoints/acme-mix-7b-clean/config.json",
+        include_bytes!("../fixtures/demo/files/checkpoints/acme-mix-7b-clean/config.json"),
+    ),
+    (
+        "checkpoints/acme-mix-7b/config.json",
+        include_bytes!("../fixtures/demo/files/checkpoints/acme-mix-7b/config.json"),
+    ),
+    (
         "checkpoints/acme-qwen-distill/config.json",
         include_bytes!("../fixtures/demo/files/checkpoints/acme-qwen-distill/config.json"),
     ),
@@ -94,6 +103,14 @@ pub const FILES: &[(&str, &[u8])] = &[
     (
         "data/gpt4o_chats.jsonl",
         include_bytes!("../fixtures/demo/files/data/gpt4o_chats.jsonl"),
+    ),
+    (
+        "data/instruct_mix.jsonl",
+        include_bytes!("../fixtures/demo/files/data/instruct_mix.jsonl"),
+    ),
+    (
+        "data/instruct_mix_filtered.jsonl",
+        include_bytes!("../fixtures/demo/files/data/instruct_mix_filtered.jsonl"),
     ),
     (
         "data/labelled_tickets.jsonl",
@@ -197,6 +214,11 @@ pub struct PlanArtifact {
     #[serde(default)]
     pub licenses: Vec<String>,
     pub purpose: Option<Purpose>,
+    /// For a dataset: the column naming each row's source (its composition is recorded).
+    pub source_column: Option<String>,
+    /// Source value → an earlier artifact's key, or "original".
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,7 +318,27 @@ pub fn build(project: &Path) -> Result<Built> {
                 opts.licenses = licenses;
                 opts.external = external.clone();
                 opts.purpose = a.purpose;
-                tag::tag_path(&store, &project.join(path), &opts)?
+                match &a.source_column {
+                    Some(column) => {
+                        let mut map = SourceMap::default();
+                        for (value, key) in &a.sources {
+                            let target = if key == "original" {
+                                SourceTarget::Original
+                            } else {
+                                SourceTarget::Artifact(key_id(&ids, key)?.clone())
+                            };
+                            map.entries.insert(value.clone(), target);
+                        }
+                        crate::composition::tag_composed(
+                            &store,
+                            &project.join(path),
+                            &opts,
+                            column,
+                            &map,
+                        )?
+                    }
+                    None => tag::tag_path(&store, &project.join(path), &opts)?,
+                }
             }
             (None, Some(ext)) => tag::tag_model(&store, ext, a.name.clone(), &licenses)?,
             (None, None) => {

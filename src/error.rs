@@ -23,6 +23,20 @@ pub enum Error {
     #[error("{url}: object-storage stores ({scheme}://) are not supported by this build yet\n  hint: use a local or network-mounted directory for now; the segment layout is the same")]
     UnsupportedStoreUrl { url: String, scheme: String },
 
+    #[error("{url}: not a usable store URL ({reason})\n  hint: use s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX (or a local path); credentials, region and endpoint come from the usual environment variables (docs/team-store.md)")]
+    BadStoreUrl { url: String, reason: String },
+
+    #[error("{url}: not an mlprov store ({reason})\n  hint: create it once with `mlprov init {url}` (the bucket must exist), or check the bucket and prefix")]
+    NotARemoteStore { url: String, reason: String },
+
+    #[error("{url}: {action} failed: {reason}\n  hint: {hint}")]
+    ObjectStore {
+        url: String,
+        action: &'static str,
+        reason: String,
+        hint: String,
+    },
+
     #[error("{path}: {action} failed: {source}")]
     Io {
         path: PathBuf,
@@ -61,6 +75,9 @@ pub enum Error {
         reference: String,
         candidates: String,
     },
+
+    #[error("{path}: cannot count the dataset's rows per source: {reason}\n  hint: fix or remove that file and tag again; nothing was recorded")]
+    BadDataset { path: PathBuf, reason: String },
 
     #[error("{0}")]
     Usage(String),

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod composition;
 pub mod content;
 pub mod demo;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod graph;
 pub mod import;
 pub mod policy;
 pub mod progress;
+pub mod query;
 pub mod records;
 pub mod reference;
 pub mod release;

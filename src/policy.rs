@@ -95,11 +95,21 @@ fn default_subject() -> ClaimSubject {
     ClaimSubject::Outputs
 }
 
+/// How recorded row compositions weigh in the audit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompositionPolicy {
+    /// A restricted source whose share of a training dataset's rows is below this fraction
+    /// (0.0–1.0) gives a warning instead of an error. Default 0: any row counts.
+    pub warn_below_share: f64,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub organisation: Organisation,
     pub sources: Sources,
+    pub composition: CompositionPolicy,
     /// Finding code → severity, overriding the defaults.
     pub severity: BTreeMap<String, Severity>,
     #[serde(rename = "clarification")]
@@ -131,6 +141,14 @@ impl Policy {
                     "unknown finding code; see docs/findings.md",
                 ));
             }
+        }
+        let share = policy.composition.warn_below_share;
+        if !(0.0..=1.0).contains(&share) {
+            return Err(Error::bad_record(
+                origin,
+                "[composition] warn_below_share",
+                format!("{share} is not a fraction between 0 and 1 (e.g. 0.01 for 1%)"),
+            ));
         }
         Ok(policy)
     }

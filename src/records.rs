@@ -190,8 +190,43 @@ pub struct ArtifactRecord {
     /// What a checkpoint is for (generative, classifier, embedding, other).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<Purpose>,
+    /// Rows per value of a source column, for datasets tagged with `--source-column`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composition: Option<Composition>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
+}
+
+/// How many rows of a dataset came from each source, by the values of one column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Composition {
+    /// The column whose values name each row's source.
+    pub column: String,
+    /// All rows of the dataset (the sum of the groups' rows).
+    pub rows: u64,
+    /// How each group's digest is computed (docs/composition.md).
+    pub digest_algorithm: String,
+    /// One group per distinct value, sorted by value (null last).
+    pub groups: Vec<SourceGroup>,
+}
+
+/// The rows of one source value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceGroup {
+    /// The column's value; `None` for rows where it is null.
+    #[serde(default)]
+    pub value: Option<String>,
+    pub rows: u64,
+    /// Order-independent digest of the group's rows.
+    pub digest: String,
+    /// Artifact the rows came from, when the value is mapped to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Whether the value was mapped at all: mapped without a source means original rows
+    /// (written by people, no upstream model); unmapped rows are of unknown origin.
+    pub mapped: bool,
 }
 
 impl ArtifactRecord {
@@ -210,6 +245,7 @@ impl ArtifactRecord {
             revision: None,
             channel: None,
             purpose: None,
+            composition: None,
             recorded_at: now(),
             recorded_by: current_actor(),
         }
@@ -614,6 +650,7 @@ mod tests {
             revision: None,
             channel: None,
             purpose: None,
+            composition: None,
             recorded_at: Utc::now(),
             recorded_by: "a@b".into(),
         }

@@ -2,13 +2,13 @@
 //! (all its names, locations, license claims and releases) and one per run (its start and
 //! finish records combined). Everything downstream (lineage, verify, audit) reads this.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::records::{
-    ArtifactKind, ArtifactRecord, Channel, Distribution, LicenseClaimRecord, Purpose,
+    ArtifactKind, ArtifactRecord, Channel, Composition, Distribution, LicenseClaimRecord, Purpose,
     ReleaseRecord, RunInput, RunKind, RunRecord, RunStatus, WaiverRecord,
 };
 use crate::store::Snapshot;
@@ -35,6 +35,9 @@ pub struct Artifact {
     pub channel: Option<Channel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<Purpose>,
+    /// The latest recorded row composition (datasets tagged with a source column).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub composition: Option<Composition>,
     pub first_recorded_at: DateTime<Utc>,
     pub license_claims: Vec<LicenseClaimRecord>,
     /// Sorted by `effective_at`.
@@ -121,6 +124,14 @@ pub fn short_id(id: &str) -> String {
     }
 }
 
+/// Sort records by (time, record id) unless they already are (segments are usually read in
+/// the order they were written).
+fn sort_by_time<'a, T, K: Ord + 'a>(items: &mut [&'a T], key: impl Fn(&'a T) -> K) {
+    if !items.windows(2).all(|w| key(w[0]) <= key(w[1])) {
+        items.sort_by(|a, b| key(a).cmp(&key(b)));
+    }
+}
+
 impl View {
     /// Merge a snapshot; with `as_of`, ignore everything recorded (or effective) later.
     pub fn build(snapshot: &Snapshot, as_of: Option<DateTime<Utc>>) -> View {
@@ -135,16 +146,14 @@ impl View {
             .iter()
             .filter(|r| visible(r.recorded_at))
             .collect();
-        observations.sort_by(|a, b| {
-            a.recorded_at
-                .cmp(&b.recorded_at)
-                .then_with(|| a.record_id.cmp(&b.record_id))
-        });
+        sort_by_time(&mut observations, |r| (r.recorded_at, r.record_id.as_str()));
+        // Group in a vector (one hash probe per observation, no key copy for repeats), then
+        // build the ordered map in one sorted bulk load instead of a million random inserts.
+        let mut slot_of: HashMap<&str, usize> = HashMap::with_capacity(observations.len());
+        let mut merged: Vec<Artifact> = Vec::with_capacity(observations.len());
         for r in observations {
-            let entry = view
-                .artifacts
-                .entry(r.artifact_id.clone())
-                .or_insert_with(|| Artifact {
+            let slot = *slot_of.entry(r.artifact_id.as_str()).or_insert_with(|| {
+                merged.push(Artifact {
                     id: r.artifact_id.clone(),
                     kind: r.kind,
                     kinds_seen: BTreeSet::new(),
@@ -157,10 +166,14 @@ impl View {
                     revision: None,
                     channel: None,
                     purpose: None,
+                    composition: None,
                     first_recorded_at: r.recorded_at,
                     license_claims: Vec::new(),
                     releases: Vec::new(),
                 });
+                merged.len() - 1
+            });
+            let entry = &mut merged[slot];
             entry.kinds_seen.insert(r.kind);
             entry.names.extend(r.name.clone());
             entry.locations.extend(r.location.clone());
@@ -171,7 +184,14 @@ impl View {
             entry.revision = entry.revision.take().or_else(|| r.revision.clone());
             entry.channel = entry.channel.or(r.channel);
             entry.purpose = entry.purpose.or(r.purpose);
+            // Observations are in time order: a later composition (e.g. with a corrected
+            // source mapping) replaces an earlier one.
+            if r.composition.is_some() {
+                entry.composition = r.composition.clone();
+            }
         }
+        drop(slot_of);
+        view.artifacts = merged.into_iter().map(|a| (a.id.clone(), a)).collect();
 
         for c in snapshot
             .license_claims
@@ -233,23 +253,25 @@ impl View {
             .iter()
             .filter(|r| visible(r.recorded_at))
             .collect();
-        run_records.sort_by(|a, b| {
-            a.recorded_at
-                .cmp(&b.recorded_at)
-                .then_with(|| a.record_id.cmp(&b.record_id))
-        });
+        sort_by_time(&mut run_records, |r| (r.recorded_at, r.record_id.as_str()));
+        let mut slot_of: HashMap<&str, usize> = HashMap::with_capacity(run_records.len());
+        let mut merged: Vec<Run> = Vec::with_capacity(run_records.len());
         for r in run_records {
-            let run = view.runs.entry(r.run_id.clone()).or_insert_with(|| Run {
-                id: r.run_id.clone(),
-                kind: r.kind,
-                name: None,
-                status: r.status,
-                started_at: None,
-                ended_at: None,
-                inputs: Vec::new(),
-                outputs: Vec::new(),
-                first_recorded_at: r.recorded_at,
+            let slot = *slot_of.entry(r.run_id.as_str()).or_insert_with(|| {
+                merged.push(Run {
+                    id: r.run_id.clone(),
+                    kind: r.kind,
+                    name: None,
+                    status: r.status,
+                    started_at: None,
+                    ended_at: None,
+                    inputs: Vec::with_capacity(r.inputs.len()),
+                    outputs: Vec::with_capacity(r.outputs.len()),
+                    first_recorded_at: r.recorded_at,
+                });
+                merged.len() - 1
             });
+            let run = &mut merged[slot];
             // Later records carry the newer state; inputs and outputs accumulate.
             run.status = r.status;
             run.name = run.name.take().or_else(|| r.name.clone());
@@ -269,6 +291,8 @@ impl View {
                 }
             }
         }
+        drop(slot_of);
+        view.runs = merged.into_iter().map(|r| (r.id.clone(), r)).collect();
         for run in view.runs.values() {
             let refs = run
                 .inputs
@@ -335,6 +359,7 @@ mod tests {
             revision: None,
             channel: None,
             purpose: None,
+            composition: None,
             recorded_at: t(day),
             recorded_by: "u@h".into(),
         };

@@ -108,6 +108,10 @@ fn expected_default() -> BTreeSet<Key> {
         key("L108", "active", "acme-math-1b", "DeepSeek-R1"),
         // A teacher with no license.
         key("L107", "active", "acme-tiny-student", "mystery-7b"),
+        // A third of instruct-mix's rows came from gpt-4o (its composition says so)…
+        key("L102", "active", "acme-mix-7b", "gpt-4o"),
+        // …and a filter dropped them all: cleared, with a note that says why.
+        key("L109", "active", "acme-mix-7b-clean", "gpt-4o"),
     ]
     .into_iter()
     .collect()
@@ -217,13 +221,15 @@ fn each_policy_line_changes_exactly_its_findings() {
     let demo = Demo::new();
     let base = expected_default();
 
-    // Not competing with OpenAI: the L102 goes, nothing else moves.
+    // Not competing with OpenAI: the L102s go, nothing else moves (the L109 note stays: the
+    // filtered mix has no gpt-4o rows whatever the terms).
     let (_, r) = demo.audit_with(
         same(|p| p.replace("competes_with = [\"openai\"]", "competes_with = []")),
         &[],
     );
     let mut want = base.clone();
     want.remove(&key("L102", "active", "acme-chat-pro", "gpt-4o"));
+    want.remove(&key("L102", "active", "acme-mix-7b", "gpt-4o"));
     assert_eq!(keys(&r), want, "{}", diff(&want, &keys(&r)));
 
     // Non-commercial use: the (waived) L104 goes, and the waiver is now unused.
@@ -531,5 +537,178 @@ fn claims_from_one_source_add_up() {
     assert!(
         !found.iter().any(|(c, _)| c == "L101"),
         "a Qwen fine-tune is exempt from the no-other-LLM clause: {found:?}"
+    );
+}
+
+#[test]
+fn composition_gives_the_share_and_a_filter_that_drops_the_rows_clears_them() {
+    let demo = Demo::new();
+    let (_, report) = demo.audit_with(|p| p, &[]);
+    let findings = report["findings"].as_array().unwrap();
+    let mixed = findings
+        .iter()
+        .find(|f| f["code"] == "L102" && f["target_label"] == "acme-mix-7b")
+        .unwrap();
+    assert_eq!(mixed["severity"], "error");
+    assert_eq!(mixed["rows"]["rows"], 4);
+    assert_eq!(mixed["rows"]["total_rows"], 12);
+    assert_eq!(mixed["rows"]["unmapped_rows"], 0);
+    assert_eq!(mixed["rows"]["dataset_label"], "instruct-mix");
+    assert!(
+        mixed["message"]
+            .as_str()
+            .unwrap()
+            .contains("4 of 12 rows of instruct-mix (33.3%) came from it"),
+        "{mixed}"
+    );
+    let cleared = findings
+        .iter()
+        .find(|f| f["code"] == "L109" && f["target_label"] == "acme-mix-7b-clean")
+        .unwrap();
+    assert_eq!(cleared["severity"], "note");
+    let message = cleared["message"].as_str().unwrap();
+    assert!(
+        message.contains("4 of 12 rows of instruct-mix")
+            && message.contains("composition of instruct-mix-filtered has no rows from it"),
+        "{message}"
+    );
+    let path: Vec<&str> = cleared["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        path.contains(&"drop gpt4_alpaca rows from instruct-mix")
+            && path.contains(&"instruct-mix-filtered"),
+        "{path:?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["target_label"] == "acme-mix-7b-clean" && f["severity"] != "note"),
+        "the filtered mix trains a clean model"
+    );
+
+    // A policy threshold above the share makes the error a warning.
+    let (_, r) = demo.audit_with(
+        |p| format!("{p}\n[composition]\nwarn_below_share = 0.5\n"),
+        &[],
+    );
+    let mixed = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "L102" && f["target_label"] == "acme-mix-7b")
+        .unwrap()
+        .clone();
+    assert_eq!(mixed["severity"], "warning", "{mixed}");
+    let (_, r) = demo.audit_with(
+        |p| format!("{p}\n[composition]\nwarn_below_share = 0.2\n"),
+        &[],
+    );
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "L102"
+            && f["target_label"] == "acme-mix-7b"
+            && f["severity"] == "error"));
+    let file = demo.project.join("bad-policy.toml");
+    std::fs::write(&file, "[composition]\nwarn_below_share = 5\n").unwrap();
+    demo.run(&["audit", "--policy", file.to_str().unwrap()])
+        .assert_bad_input(&["bad-policy.toml", "warn_below_share"]);
+}
+
+#[test]
+fn unmapped_rows_are_reported_and_never_clear_a_restriction() {
+    let demo = Demo::new();
+    // A filtered copy of the mix whose rows carry a source value nobody mapped.
+    std::fs::write(
+        demo.project.join("data/mix_unknown.jsonl"),
+        "{\"source\":\"dolly\",\"text\":\"a\"}\n{\"source\":\"scraped\",\"text\":\"b\"}\n",
+    )
+    .unwrap();
+    let tagged = demo.run(&[
+        "tag",
+        "dataset",
+        "data/mix_unknown.jsonl",
+        "--name",
+        "mix-unknown",
+        "--source-column",
+        "source",
+        "--map",
+        "dolly=original",
+    ]);
+    assert_eq!(tagged.code, 0, "{}", tagged.stderr);
+    assert!(
+        tagged.stderr.contains("scraped (1 rows)") && tagged.stderr.contains("map to no artifact"),
+        "{}",
+        tagged.stderr
+    );
+    std::fs::create_dir_all(demo.project.join("checkpoints/acme-unknown")).unwrap();
+    std::fs::write(
+        demo.project.join("checkpoints/acme-unknown/config.json"),
+        "{\"n\": 1}\n",
+    )
+    .unwrap();
+    for args in [
+        vec![
+            "tag",
+            "checkpoint",
+            "checkpoints/acme-unknown",
+            "--name",
+            "acme-unknown",
+        ],
+        vec![
+            "run",
+            "filter",
+            "--input",
+            "source=instruct-mix",
+            "--output",
+            "mix-unknown",
+        ],
+        vec![
+            "run",
+            "fine_tune",
+            "--input",
+            "training_data=mix-unknown",
+            "--output",
+            "acme-unknown",
+        ],
+        vec![
+            "release",
+            "acme-unknown",
+            "--distribution",
+            "external_weights",
+        ],
+    ] {
+        let ran = demo.run(&args);
+        assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+    }
+    let (_, report) = demo.audit_with(|p| p, &[]);
+    let findings = report["findings"].as_array().unwrap();
+    let g203 = findings
+        .iter()
+        .find(|f| f["code"] == "G203")
+        .expect("unmapped rows are a finding");
+    assert_eq!(g203["target_label"], "mix-unknown");
+    assert!(
+        g203["message"].as_str().unwrap().contains("scraped"),
+        "{g203}"
+    );
+    let kept = findings
+        .iter()
+        .find(|f| f["code"] == "L102" && f["target_label"] == "acme-unknown")
+        .expect("unmapped rows may carry gpt-4o: not cleared");
+    assert_eq!(kept["rows"]["rows"], 0);
+    assert_eq!(kept["rows"]["unmapped_rows"], 1);
+    assert!(
+        kept["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("unmapped sources")),
+        "{kept}"
     );
 }

@@ -506,6 +506,22 @@ fn outputs() -> &'static Outputs {
             audits.push(json_out(demo, &["audit", "--policy", path.to_str().unwrap(), "--fail-on", fail_on], code));
         }
 
+        // Rows of unknown origin in a recorded composition (G203), and a policy threshold.
+        std::fs::write(
+            demo.join("data/unmapped_mix.jsonl"),
+            "{\"source\":\"scraped\",\"text\":\"a\"}\n{\"source\":\"human\",\"text\":\"b\"}\n",
+        )
+        .unwrap();
+        let tagged = mlprov_in(
+            demo,
+            &["tag", "dataset", "data/unmapped_mix.jsonl", "--source-column", "source", "--map", "human=original"],
+        );
+        assert_eq!(tagged.code, 0, "{}", tagged.stderr);
+        audits.push(json_out(demo, &["audit", "--fail-on", "never"], 0));
+        let threshold = demo.join("threshold.toml");
+        std::fs::write(&threshold, format!("{policy}\n[composition]\nwarn_below_share = 0.5\n")).unwrap();
+        audits.push(json_out(demo, &["audit", "--policy", threshold.to_str().unwrap()], 1));
+
         // A waiver, then its revocation, on a fresh demo.
         let (_keep2, demo2) = demo_project();
         let demo2 = demo2.as_path();
@@ -1014,7 +1030,7 @@ fn broken_policies_are_rejected() {
         ),
         (
             "a finding code that does not exist",
-            format!("{base}\n[severity]\nL109 = \"error\"\n"),
+            format!("{base}\n[severity]\nL199 = \"error\"\n"),
         ),
         (
             "a finding code in lower case",

@@ -180,6 +180,27 @@ fn artifact(kind: ArtifactKind, full: bool, seed: u8) -> ArtifactRecord {
             None
         },
         purpose: full.then(|| Purpose::ALL[seed as usize % Purpose::ALL.len()]),
+        composition: full.then(|| mlprov::records::Composition {
+            column: "source".into(),
+            rows: 3,
+            digest_algorithm: "xxh3-64-row-chain/sum128-v1".into(),
+            groups: vec![
+                mlprov::records::SourceGroup {
+                    value: Some("gpt4_alpaca".into()),
+                    rows: 2,
+                    digest: "0123456789abcdef0123456789abcdef".into(),
+                    source: Some("model:openai/gpt-4@unversioned#api".into()),
+                    mapped: true,
+                },
+                mlprov::records::SourceGroup {
+                    value: None,
+                    rows: 1,
+                    digest: "fedcba9876543210fedcba9876543210".into(),
+                    source: None,
+                    mapped: false,
+                },
+            ],
+        }),
         recorded_at: Utc.timestamp_opt(1_714_564_800, 123_456_789).unwrap(),
         recorded_by: "alice@host".into(),
     }

@@ -18,8 +18,10 @@ pub const CONDITION_UNMET: &str = "L105";
 pub const DUTIES: &str = "L106";
 pub const UNKNOWN_LICENSE: &str = "L107";
 pub const SOURCES_DISAGREE: &str = "L108";
+pub const CLEARED_BY_COMPOSITION: &str = "L109";
 pub const LINEAGE_CYCLE: &str = "G201";
 pub const DANGLING_REFERENCE: &str = "G202";
+pub const UNMAPPED_SOURCES: &str = "G203";
 pub const WAIVER_UNUSED: &str = "W301";
 pub const WAIVER_EXPIRED: &str = "W302";
 
@@ -73,6 +75,12 @@ pub const CODES: &[Code] = &[
         summary: "sources disagree about a license's terms; the finding shows every claim and which one decided",
     },
     Code {
+        code: CLEARED_BY_COMPOSITION,
+        name: "cleared-by-composition",
+        default_severity: Severity::Note,
+        summary: "a restricted model reached an ancestor dataset, but the recorded composition of the data trained on has no rows from it",
+    },
+    Code {
         code: LINEAGE_CYCLE,
         name: "lineage-cycle",
         default_severity: Severity::Error,
@@ -83,6 +91,12 @@ pub const CODES: &[Code] = &[
         name: "dangling-reference",
         default_severity: Severity::Warning,
         summary: "a run names an artifact that no record describes, so its upstream is unknown",
+    },
+    Code {
+        code: UNMAPPED_SOURCES,
+        name: "unmapped-sources",
+        default_severity: Severity::Warning,
+        summary: "a dataset's recorded composition has rows whose source value maps to no artifact, so their origin is unknown",
     },
     Code {
         code: WAIVER_UNUSED,

@@ -1,3 +1,4 @@
+// composition: done
 //! The distillation audit: which training runs received outputs (or weights) of models whose
 //! terms restrict what the resulting model may be, judged against the target's distribution,
 //! name, family and the organisation's policy.
@@ -20,7 +21,9 @@
 pub mod codes;
 pub mod render;
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use petgraph::graph::NodeIndex;
@@ -104,6 +107,19 @@ pub struct Clarified {
     pub approved_by: Option<String>,
 }
 
+/// The part of a dataset's rows that came from a finding's model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowShare {
+    pub dataset: String,
+    pub dataset_label: String,
+    pub rows: u64,
+    pub total_rows: u64,
+    /// Rows whose source value maps to no artifact.
+    pub unmapped_rows: u64,
+    /// `rows / total_rows`.
+    pub share: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -151,6 +167,9 @@ pub struct Finding {
     pub disagreeing_claims: Vec<ClaimRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<String>,
+    /// Rows of the training data that came from the model, by recorded composition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<RowShare>,
     /// From the restricted model to the run, in data-flow order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<PathStep>,
@@ -201,23 +220,82 @@ struct Exposure {
     /// How the model first entered the lineage (outputs used, or weights derived from).
     origin: ClaimSubject,
     at: Option<DateTime<Utc>>,
-    /// Graph nodes from the model to the current node, with the role used to leave each.
-    path: Vec<(NodeIndex, Option<Role>)>,
+    /// Graph nodes from the model to the current node, with the role used to leave each:
+    /// the last step of a shared chain, so extending an exposure costs one link, not a copy.
+    path: Rc<Link>,
+    /// Rows from the model in the nearest dataset on the path with a recorded composition.
+    share: Option<Share>,
+    /// A dataset on the path whose recorded composition has no rows from the model: the
+    /// restriction stops there (reported as L109, not judged).
+    cleared_by: Option<NodeIndex>,
+}
+
+/// How many rows of a dataset came from an exposure's model.
+#[derive(Debug, Clone, Copy)]
+struct Share {
+    dataset: NodeIndex,
+    rows: u64,
+    total: u64,
+    /// Rows whose source value is not mapped: they may or may not come from the model.
+    unmapped: u64,
+}
+
+/// One step of an exposure's path; `prev` leads back towards the model.
+#[derive(Debug)]
+struct Link {
+    node: NodeIndex,
+    /// Role of the edge leaving this step (set when the path is extended past it).
+    role: Option<Role>,
+    prev: Option<Rc<Link>>,
+    /// Steps from the model up to and including this one.
+    len: usize,
+}
+
+impl Link {
+    fn start(model: NodeIndex, role: Role) -> Rc<Link> {
+        Rc::new(Link {
+            node: model,
+            role: Some(role),
+            prev: None,
+            len: 1,
+        })
+    }
 }
 
 impl Exposure {
+    /// The path from the model to the current node, in data-flow order.
+    fn path(&self) -> Vec<(NodeIndex, Option<Role>)> {
+        let mut steps = Vec::with_capacity(self.path.len);
+        let mut link = Some(&self.path);
+        while let Some(l) = link {
+            steps.push((l.node, l.role));
+            link = l.prev.as_ref();
+        }
+        steps.reverse();
+        steps
+    }
+
     fn key(&self) -> (NodeIndex, ClaimSubject, Option<i64>) {
         (self.model, self.via, self.at.map(|t| t.timestamp()))
     }
 
     fn extended(&self, step: NodeIndex, role_into_step: Option<Role>) -> Exposure {
         let mut e = self.clone();
-        if let Some(last) = e.path.last_mut() {
-            if last.1.is_none() {
-                last.1 = role_into_step;
-            }
-        }
-        e.path.push((step, None));
+        let last = match (self.path.role, role_into_step) {
+            (None, Some(role)) => Rc::new(Link {
+                node: self.path.node,
+                role: Some(role),
+                prev: self.path.prev.clone(),
+                len: self.path.len,
+            }),
+            _ => Rc::clone(&self.path),
+        };
+        e.path = Rc::new(Link {
+            node: step,
+            role: None,
+            len: last.len + 1,
+            prev: Some(last),
+        });
         e
     }
 }
@@ -248,7 +326,12 @@ struct Ctx<'a> {
     policy: &'a Policy,
     opts: &'a AuditOptions,
     at: DateTime<Utc>,
+    /// Licenses of a model at a moment, looked up once per (model, moment).
+    licenses: RefCell<HashMap<(NodeIndex, Option<i64>), Rc<LicensesOf<'a>>>>,
 }
+
+/// Licenses that govern a model (with why), and license ids the catalog does not know.
+type LicensesOf<'c> = (Vec<(&'c LicenseEntry, String)>, Vec<String>);
 
 pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOptions) -> AuditReport {
     let graph = LineageGraph::build(view);
@@ -259,6 +342,7 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         policy,
         opts,
         at: view.as_of.unwrap_or_else(Utc::now),
+        licenses: RefCell::new(HashMap::new()),
     };
     let mut findings = Vec::new();
 
@@ -294,6 +378,7 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         findings.push(f);
     }
 
+    findings.extend(unmapped_sources(&ctx));
     let run_exposures = propagate(&ctx);
     let scope = scope_runs(&ctx);
     let mut summary = Summary::default();
@@ -330,7 +415,7 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         exposures.sort_by_key(|e| {
             (
                 e.origin == ClaimSubject::Weights,
-                e.path.len(),
+                e.path.len,
                 e.model.index(),
             )
         });
@@ -340,7 +425,17 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
             }
             let mut found = Vec::new();
             for exposure in &exposures {
+                if let Some(dataset) = exposure.cleared_by {
+                    found.push(cleared_note(&ctx, run, target, exposure, dataset));
+                    continue;
+                }
+                let first = found.len();
                 evaluate(&ctx, run, *run_node, target, exposure, &mut found);
+                if let Some(share) = exposure.share {
+                    for f in &mut found[first..] {
+                        apply_share(&ctx, share, f);
+                    }
+                }
             }
             let mut seen = BTreeSet::new();
             found.retain(|f| {
@@ -401,6 +496,171 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
     }
 }
 
+/// The share of a training dataset's rows behind a finding; below the policy's threshold an
+/// error becomes a warning (judged on the upper bound when some rows are unmapped).
+fn apply_share(ctx: &Ctx, share: Share, f: &mut Finding) {
+    let Node::Artifact(id) = &ctx.graph.graph[share.dataset] else {
+        return;
+    };
+    let label = ctx
+        .view
+        .artifacts
+        .get(id)
+        .map(|a| a.label())
+        .unwrap_or_else(|| short_id(id));
+    let fraction = |rows: u64| {
+        if share.total == 0 {
+            0.0
+        } else {
+            rows as f64 / share.total as f64
+        }
+    };
+    f.message.push_str(&format!(
+        "; {} of {} rows of {label} ({:.1}%) came from it",
+        group_digits(share.rows),
+        group_digits(share.total),
+        100.0 * fraction(share.rows)
+    ));
+    if share.unmapped > 0 {
+        f.notes.push(format!(
+            "{} more rows of {label} have unmapped sources and may also come from it",
+            group_digits(share.unmapped)
+        ));
+    }
+    let upper = fraction(share.rows + share.unmapped);
+    let threshold = ctx.policy.composition.warn_below_share;
+    if f.severity == Severity::Error && upper < threshold {
+        f.severity = Severity::Warning;
+        f.notes.push(format!(
+            "share below the policy's composition.warn_below_share ({:.1}%): a warning, not an error",
+            100.0 * threshold
+        ));
+    }
+    f.rows = Some(RowShare {
+        dataset: id.clone(),
+        dataset_label: label,
+        rows: share.rows,
+        total_rows: share.total,
+        unmapped_rows: share.unmapped,
+        share: fraction(share.rows),
+    });
+}
+
+/// L109: the restriction reached an ancestor but the data trained on provably has none of it.
+fn cleared_note(
+    ctx: &Ctx,
+    run: &Run,
+    target: Option<&Artifact>,
+    e: &Exposure,
+    dataset: NodeIndex,
+) -> Finding {
+    let label = |n: NodeIndex| match &ctx.graph.graph[n] {
+        Node::Artifact(id) => ctx
+            .view
+            .artifacts
+            .get(id)
+            .map(|a| a.label())
+            .unwrap_or_else(|| short_id(id)),
+        Node::Run(id) => short_id(id),
+    };
+    let ancestor = e
+        .share
+        .map(|s| {
+            format!(
+                " ({} of {} rows of {})",
+                group_digits(s.rows),
+                group_digits(s.total),
+                label(s.dataset)
+            )
+        })
+        .unwrap_or_default();
+    let verb = match e.via {
+        ClaimSubject::Outputs => "outputs",
+        ClaimSubject::Weights => "weights",
+    };
+    let mut f = plain(
+        ctx.policy,
+        codes::CLEARED_BY_COMPOSITION,
+        format!(
+            "{verb} of {} reached an ancestor{ancestor}, but the recorded composition of {} has no rows from it: no restriction on {}",
+            label(e.model),
+            label(dataset),
+            target.map(|t| t.label()).unwrap_or_else(|| "its output".into())
+        ),
+    );
+    let Node::Artifact(model_id) = &ctx.graph.graph[e.model] else {
+        return f;
+    };
+    f.run = Some(run.id.clone());
+    f.target = target.map(|t| t.id.clone());
+    f.target_label = target.map(|t| t.label());
+    f.model = Some(model_id.clone());
+    f.model_label = Some(label(e.model));
+    f.channel = ctx.view.artifacts.get(model_id).and_then(|a| a.channel);
+    f.via = Some(e.via);
+    f.generated_at = if e.via == ClaimSubject::Outputs {
+        e.at
+    } else {
+        None
+    };
+    f.path = e
+        .path()
+        .iter()
+        .map(|(n, role)| step(ctx, *n, *role))
+        .collect();
+    f
+}
+
+/// G203: datasets whose composition leaves rows of unknown origin.
+fn unmapped_sources(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for a in ctx.view.artifacts.values() {
+        let Some(c) = &a.composition else { continue };
+        let unmapped: Vec<&crate::records::SourceGroup> = c
+            .groups
+            .iter()
+            .filter(|g| !g.mapped && g.rows > 0)
+            .collect();
+        if unmapped.is_empty() {
+            continue;
+        }
+        let rows: u64 = unmapped.iter().map(|g| g.rows).sum();
+        let values: Vec<String> = unmapped
+            .iter()
+            .map(|g| g.value.clone().unwrap_or_else(|| "(null)".into()))
+            .collect();
+        let mut f = plain(
+            ctx.policy,
+            codes::UNMAPPED_SOURCES,
+            format!(
+                "{} of {} rows of {} have a {} value that maps to no artifact: {}",
+                group_digits(rows),
+                group_digits(c.rows),
+                a.label(),
+                c.column,
+                values.join(", ")
+            ),
+        );
+        f.target = Some(a.id.clone());
+        f.target_label = Some(a.label());
+        out.push(f);
+    }
+    out
+}
+
+/// 1234567 → "1,234,567".
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Runs upstream of the scoped artifact or run (inclusive), if a scope is set.
 fn scope_runs(ctx: &Ctx) -> Option<BTreeSet<String>> {
     let scope = ctx.opts.scope.as_ref()?;
@@ -431,6 +691,7 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
     sccs.reverse();
     let mut at_node: HashMap<NodeIndex, Vec<Exposure>> = HashMap::new();
     let mut per_run: Vec<(NodeIndex, Vec<Exposure>)> = Vec::new();
+    let mut slot_of: HashMap<NodeIndex, usize> = HashMap::new();
 
     for scc in sccs {
         let cyclic = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
@@ -443,16 +704,23 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
                     let run = &ctx.view.runs[run_id];
                     let incoming = run_inputs_exposures(ctx, run, n, &at_node);
                     for output in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
+                        let arriving: Vec<Exposure> = incoming
+                            .iter()
+                            .map(|e| {
+                                through_composition(ctx, output, e.extended(output, None), &at_node)
+                            })
+                            .collect();
                         let out = at_node.entry(output).or_default();
-                        for e in &incoming {
-                            merge(out, e.extended(output, None));
+                        for e in arriving {
+                            merge(out, e);
                         }
                     }
-                    if let Some(slot) = per_run.iter_mut().find(|(r, _)| *r == n) {
+                    if let Some(slot) = slot_of.get(&n).map(|&i| &mut per_run[i]) {
                         for e in incoming {
                             merge(&mut slot.1, e);
                         }
                     } else {
+                        slot_of.insert(n, per_run.len());
                         per_run.push((n, incoming));
                     }
                 }
@@ -462,10 +730,70 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
     per_run
 }
 
+/// Adds an exposure unless an equal one is there; a path that is not cleared replaces one that
+/// is, so a model that reaches a run both through filtered and unfiltered data is judged.
 fn merge(into: &mut Vec<Exposure>, e: Exposure) {
-    if !into.iter().any(|x| x.key() == e.key()) {
-        into.push(e);
+    match into.iter_mut().find(|x| x.key() == e.key()) {
+        None => into.push(e),
+        Some(x) if x.cleared_by.is_some() && e.cleared_by.is_none() => *x = e,
+        Some(_) => {}
     }
+}
+
+/// An exposure arriving at `node`: if the node is a dataset with a recorded composition, count
+/// the rows that came from the exposure's model (groups mapped to the model itself, or to an
+/// artifact the model's restriction reached); with every row's source mapped and none from
+/// the model, the restriction is cleared here.
+fn through_composition(
+    ctx: &Ctx,
+    node: NodeIndex,
+    mut e: Exposure,
+    at_node: &HashMap<NodeIndex, Vec<Exposure>>,
+) -> Exposure {
+    if e.cleared_by.is_some() {
+        return e;
+    }
+    let Node::Artifact(id) = &ctx.graph.graph[node] else {
+        return e;
+    };
+    let Some(composition) = ctx
+        .view
+        .artifacts
+        .get(id)
+        .and_then(|a| a.composition.as_ref())
+    else {
+        return e;
+    };
+    let mut rows = 0;
+    let mut unmapped = 0;
+    for group in &composition.groups {
+        if !group.mapped {
+            unmapped += group.rows;
+            continue;
+        }
+        let Some(source) = group.source.as_deref().and_then(|s| ctx.graph.node(s)) else {
+            continue;
+        };
+        let carries = source == e.model
+            || at_node.get(&source).is_some_and(|es| {
+                es.iter()
+                    .any(|x| x.model == e.model && x.cleared_by.is_none())
+            });
+        if carries {
+            rows += group.rows;
+        }
+    }
+    if rows == 0 && unmapped == 0 {
+        e.cleared_by = Some(node);
+    } else {
+        e.share = Some(Share {
+            dataset: node,
+            rows,
+            total: composition.rows,
+            unmapped,
+        });
+    }
+    e
 }
 
 fn run_inputs_exposures(
@@ -491,7 +819,9 @@ fn run_inputs_exposures(
                         via: ClaimSubject::Outputs,
                         origin: ClaimSubject::Outputs,
                         at: when,
-                        path: vec![(a_node, Some(input.role))],
+                        path: Link::start(a_node, input.role),
+                        share: None,
+                        cleared_by: None,
                     };
                     merge(&mut incoming, e.extended(run_node, None));
                 }
@@ -512,7 +842,9 @@ fn run_inputs_exposures(
                         via: ClaimSubject::Weights,
                         origin: ClaimSubject::Weights,
                         at: when,
-                        path: vec![(a_node, Some(input.role))],
+                        path: Link::start(a_node, input.role),
+                        share: None,
+                        cleared_by: None,
                     };
                     merge(&mut incoming, e.extended(run_node, None));
                 }
@@ -580,6 +912,7 @@ fn plain(policy: &Policy, code: &'static str, message: String) -> Finding {
         clarification: None,
         disagreeing_claims: Vec::new(),
         conditions: Vec::new(),
+        rows: None,
         path: Vec::new(),
         waiver: None,
         notes: Vec::new(),
@@ -647,7 +980,17 @@ fn families_of(ctx: &Ctx, run: &Run) -> BTreeSet<String> {
                     out.insert(f.to_ascii_lowercase());
                 }
             }
-            stack.extend(ctx.view.producers(&a.id));
+            if let Some(node) = ctx.graph.node(&a.id) {
+                stack.extend(
+                    ctx.graph
+                        .graph
+                        .neighbors_directed(node, petgraph::Direction::Incoming)
+                        .filter_map(|p| match &ctx.graph.graph[p] {
+                            Node::Run(id) => ctx.view.runs.get(id),
+                            Node::Artifact(_) => None,
+                        }),
+                );
+            }
         }
     }
     out
@@ -770,12 +1113,7 @@ fn evaluate(
         return;
     };
     let (distributed, distribution) = is_distributed(ctx, target);
-    let path: Vec<PathStep> = e
-        .path
-        .iter()
-        .map(|(n, role)| step(ctx, *n, *role))
-        .collect();
-    debug_assert_eq!(e.path.last().map(|p| p.0), Some(run_node));
+    debug_assert_eq!(e.path.node, run_node);
     let verb = match e.via {
         ClaimSubject::Outputs => "outputs",
         ClaimSubject::Weights => "weights",
@@ -798,11 +1136,22 @@ fn evaluate(
         } else {
             None
         };
-        f.path = path.clone();
+        f.path = e
+            .path()
+            .iter()
+            .map(|(n, role)| step(ctx, *n, *role))
+            .collect();
         f
     };
 
-    let (licenses, unknown) = licenses_of(ctx, model, e.at);
+    let node = ctx.graph.node(&model.id).unwrap_or(e.model);
+    let memo = Rc::clone(
+        ctx.licenses
+            .borrow_mut()
+            .entry((node, e.at.map(|t| t.timestamp_micros())))
+            .or_insert_with(|| Rc::new(licenses_of(ctx, model, e.at))),
+    );
+    let (licenses, unknown) = (memo.0.clone(), memo.1.clone());
     for id in &unknown {
         out.push(base(
             codes::UNKNOWN_LICENSE,

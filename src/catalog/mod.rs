@@ -457,6 +457,18 @@ impl Catalog {
             .map_err(|e| Error::bad_record(BUILTIN_ORIGIN, "catalog", e))
     }
 
+    /// The catalog an audit uses: `explicit` (e.g. `--catalog FILE`) if given, else the
+    /// policy's `catalog` file, else the built-in catalog.
+    pub fn for_audit(
+        explicit: Option<&Path>,
+        policy: Option<&crate::policy::Policy>,
+    ) -> Result<Catalog> {
+        match explicit.or(policy.and_then(|p| p.catalog.as_deref())) {
+            Some(path) => Catalog::load_with_overrides(path),
+            None => Catalog::builtin(),
+        }
+    }
+
     /// The built-in catalog with a user file of the same shape applied on top: a user entry
     /// with an existing id replaces that entry (claims included), new entries are added; user
     /// model assignments come first, and each replaces every built-in assignment it covers

@@ -80,10 +80,7 @@ pub struct LicensesArgs {
 }
 
 fn catalog_for(explicit: Option<&PathBuf>, policy: Option<&Policy>) -> Result<Catalog> {
-    match explicit.or(policy.and_then(|p| p.catalog.as_ref())) {
-        Some(path) => Catalog::load_with_overrides(path),
-        None => Catalog::builtin(),
-    }
+    Catalog::for_audit(explicit.map(PathBuf::as_path), policy)
 }
 
 pub fn audit(ctx: &Context, args: AuditArgs) -> Result<i32> {

@@ -214,6 +214,9 @@ fn artifact_text(view: &View, a: &Artifact) -> String {
             r.effective_at.format("%Y-%m-%d %H:%M UTC")
         );
     }
+    if let Some(c) = &a.composition {
+        s.push_str(&crate::composition::render_table(c));
+    }
     for r in view.producers(&a.id) {
         let _ = writeln!(s, "  produced by:  {} {} ({})", r.kind, r.label(), r.id);
     }

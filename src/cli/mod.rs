@@ -44,7 +44,7 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Create a store (.mlprov/) in DIR (default: the current directory).
+    /// Create a store (.mlprov/) in DIR (default: the current directory), or at an s3://, gs:// or az:// URL.
     Init { dir: Option<PathBuf> },
     /// Tag data, synthetic data, checkpoints or external models.
     #[command(subcommand)]
@@ -71,6 +71,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Export lineage for other systems: OpenLineage, PROV, SPDX 3, CycloneDX, DOT, Mermaid, Parquet.
     Export(report::ExportArgs),
+    /// Run SQL (polars) over the store's tables, the audit's findings and row compositions.
+    Query(report::QueryArgs),
     /// Merge small segments into one per table (safe while others read and write).
     Compact,
     /// Append records from a JSON Lines file (schemas/record.v1.schema.json), or OpenLineage
@@ -147,6 +149,7 @@ fn run(cli: Cli) -> Result<i32> {
         } => report::import_openlineage(&ctx, &file),
         Command::Report(args) => report::report(&ctx, args),
         Command::Export(args) => report::export(&ctx, args),
+        Command::Query(args) => report::query(&ctx, args),
         Command::Demo(args) => inspect::demo(&ctx, args),
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::output::{self, parse_time};
-use super::Context;
+use super::{Context, Format};
 use crate::audit::{self, AuditOptions};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result, EXIT_OK};
@@ -71,6 +71,22 @@ pub struct ExportArgs {
     /// File to write (a folder for parquet); standard output when omitted (not for parquet).
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// SQL over the tables artifacts, license_claims, runs, run_inputs, run_outputs, releases,
+    /// waivers, findings and composition (polars SQL dialect).
+    #[arg(required_unless_present = "tables")]
+    pub sql: Option<String>,
+    /// List the tables and their columns instead of running a query.
+    #[arg(long)]
+    pub tables: bool,
+    /// Print CSV instead of a table (with --format json: one JSON object per row, as an array).
+    #[arg(long)]
+    pub csv: bool,
     #[command(flatten)]
     pub source: SourceArgs,
 }
@@ -194,6 +210,24 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
         ExportFormat::Parquet => unreachable!("handled above"),
     };
     emit(args.output.as_deref(), &text)?;
+    Ok(EXIT_OK)
+}
+
+/// `mlprov query "SQL"`.
+pub fn query(ctx: &Context, args: QueryArgs) -> Result<i32> {
+    let format = ctx.format_in(&[Format::Text, Format::Json])?;
+    let l = load(ctx, None, &args.source, &[])?;
+    let tables = crate::query::tables(&l.view, &l.report);
+    if args.tables {
+        return output::text(&crate::query::describe_tables(&tables)).map(|_| EXIT_OK);
+    }
+    let sql = args.sql.as_deref().unwrap_or_default();
+    let df = crate::query::run(sql, tables)?;
+    match (format, args.csv) {
+        (Format::Json, _) => output::json_pretty(&crate::query::to_json_rows(&df))?,
+        (_, true) => output::text(&crate::query::to_csv(&df))?,
+        _ => output::text(&format!("{df}\n"))?,
+    }
     Ok(EXIT_OK)
 }
 

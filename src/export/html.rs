@@ -16,6 +16,11 @@ use crate::audit::{Finding, Status};
 use crate::error::Result;
 
 const CSS: &str = r#"
+.share { min-width: 12rem; white-space: nowrap; }
+.share .bar { display: inline-block; height: .8em; background: var(--note); border-radius: 3px; vertical-align: middle; }
+.share .bar.original { background: var(--pass); }
+.share .bar.unmapped { background: var(--warning); }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 :root {
   --error: #c62828; --warning: #e65100; --note: #1565c0; --waived: #6d4c41; --pass: #2e7d32;
   --text: #1f2933; --muted: #5f6b7a; --border: #dde3ea; --bg: #f4f6f9; --card: #ffffff;
@@ -268,6 +273,40 @@ pub fn render(input: &ExportInput) -> Result<String> {
         );
     }
     s.push_str("</tbody>\n</table>\n</div>\n</section>\n");
+
+    // Dataset composition: a bar per source.
+    let compositions = super::markdown::composition_tables(input);
+    if !compositions.is_empty() {
+        s.push_str("<section id=\"composition\">\n<h2>Dataset composition</h2>\n");
+        for (label, id, column, total, rows) in &compositions {
+            let _ = writeln!(
+                s,
+                "<div class=\"card table-wrap\">\n<p><strong>{}</strong> <span class=\"id\">{}</span> — {} rows by <code>{}</code></p>\n<table class=\"data\">\n<thead><tr><th>source value</th><th>rows</th><th>share</th><th>from</th></tr></thead>\n<tbody>",
+                e(label),
+                code(id),
+                crate::audit::group_digits(*total),
+                e(column)
+            );
+            for r in rows {
+                let class = match r.origin.as_str() {
+                    "unmapped" => "bar unmapped",
+                    "original" => "bar original",
+                    _ => "bar",
+                };
+                let _ = writeln!(
+                    s,
+                    "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"share\"><span class=\"{class}\" style=\"width:{:.2}rem\"></span> {:.1}%</td><td>{}</td></tr>",
+                    e(&r.value),
+                    crate::audit::group_digits(r.rows),
+                    8.0 * r.share,
+                    100.0 * r.share,
+                    e(&r.origin)
+                );
+            }
+            s.push_str("</tbody>\n</table>\n</div>\n");
+        }
+        s.push_str("</section>\n");
+    }
 
     // Runs.
     let runs = run_rows(input);

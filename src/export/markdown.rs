@@ -205,6 +205,48 @@ pub fn artifact_rows(input: &ExportInput) -> Vec<ArtifactRow> {
     rows
 }
 
+/// One source of a dataset's recorded composition, for the report tables.
+pub struct CompositionRow {
+    pub value: String,
+    pub rows: u64,
+    pub share: f64,
+    /// The artifact the rows came from, "original", or "unmapped".
+    pub origin: String,
+}
+
+/// Datasets in scope with a recorded composition: (label, id, column, total rows, sources).
+pub fn composition_tables(
+    input: &ExportInput,
+) -> Vec<(String, String, String, u64, Vec<CompositionRow>)> {
+    let mut out: Vec<_> = input
+        .artifacts()
+        .filter_map(|a| a.composition.as_ref().map(|c| (a, c)))
+        .map(|(a, c)| {
+            let rows = c
+                .groups
+                .iter()
+                .map(|g| CompositionRow {
+                    value: g.value.clone().unwrap_or_else(|| "(null)".into()),
+                    rows: g.rows,
+                    share: if c.rows == 0 {
+                        0.0
+                    } else {
+                        g.rows as f64 / c.rows as f64
+                    },
+                    origin: match (&g.source, g.mapped) {
+                        (Some(src), _) => label_of(input, src),
+                        (None, true) => "original".into(),
+                        (None, false) => "unmapped".into(),
+                    },
+                })
+                .collect();
+            (a.label(), a.id.clone(), c.column.clone(), c.rows, rows)
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out
+}
+
 pub struct RunRow {
     pub kind: String,
     pub name: String,
@@ -681,6 +723,34 @@ pub fn render(input: &ExportInput) -> Result<String> {
         );
     }
     s.push('\n');
+
+    let compositions = composition_tables(input);
+    if !compositions.is_empty() {
+        s.push_str("## Dataset composition\n\n");
+        for (label, id, column, total, rows) in &compositions {
+            let _ = writeln!(
+                s,
+                "**{}** ({}) — {} rows by `{}`\n",
+                text(label),
+                code(id),
+                crate::audit::group_digits(*total),
+                text(column)
+            );
+            s.push_str("| source value | rows | share | from |\n|---|---:|---:|---|\n");
+            for r in rows {
+                row(
+                    &mut s,
+                    &[
+                        text(&r.value),
+                        crate::audit::group_digits(r.rows),
+                        format!("{:.1}%", 100.0 * r.share),
+                        text(&r.origin),
+                    ],
+                );
+            }
+            s.push('\n');
+        }
+    }
 
     let runs = run_rows(input);
     let _ = writeln!(s, "## Runs ({})\n", runs.len());

@@ -10,7 +10,7 @@
 //!
 //! | key | on | carries |
 //! |---|---|---|
-//! | `mlprov_artifact` | dataset | kind, names, locations, size, digest, vendor/model/revision/channel, purpose, license claims (source, confidence, evidence), releases |
+//! | `mlprov_artifact` | dataset | kind, names, locations, size, digest, vendor/model/revision/channel, purpose, row composition, license claims (source, confidence, evidence), releases |
 //! | `mlprov_role` | input dataset | the role the input played (`additionalRoles` when it played several) |
 //! | `mlprov_run` | run | kind, name, status, start and end exactly as recorded (null when unknown) |
 //! | `mlprov_findings` | run (last event) | the audit findings about the run |
@@ -132,6 +132,8 @@ struct ArtifactFacet {
     channel: Option<Channel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     purpose: Option<Purpose>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    composition: Option<crate::records::Composition>,
     first_recorded_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     licenses: Vec<LicenseFacet>,
@@ -233,6 +235,7 @@ fn artifact_facet(a: &Artifact) -> ArtifactFacet {
         revision: a.revision.clone(),
         channel: a.channel,
         purpose: a.purpose,
+        composition: a.composition.clone(),
         first_recorded_at: a.first_recorded_at,
         licenses: a
             .license_claims
@@ -961,6 +964,7 @@ fn restore_artifact(batch: &mut Batch, f: ArtifactFacet, by: &str) {
             rec.revision = f.revision.clone();
             rec.channel = f.channel;
             rec.purpose = f.purpose;
+            rec.composition = f.composition.clone();
         }
         batch.artifacts.push(rec);
     }

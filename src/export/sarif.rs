@@ -412,6 +412,7 @@ mod tests {
             clarification: None,
             disagreeing_claims: Vec::new(),
             conditions: Vec::new(),
+            rows: None,
             path: Vec::new(),
             waiver: None,
             notes: Vec::new(),

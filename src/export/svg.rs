@@ -1814,6 +1814,7 @@ mod tests {
             clarification: None,
             disagreeing_claims: Vec::new(),
             conditions: Vec::new(),
+            rows: None,
             path: vec![
                 step(d7.clone(), "artifact", Some(Role::Source)),
                 step(r7.clone(), "run", None),

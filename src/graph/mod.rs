@@ -3,6 +3,7 @@
 //! to what it wrote). Walks keep visited sets, so cycles in recorded data never loop them;
 //! cycles are found with Tarjan's algorithm and reported.
 
+pub mod index;
 pub mod render;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -108,15 +109,23 @@ impl LineageGraph {
             let r = g.add(Node::Run(run.id.clone()));
             for input in &run.inputs {
                 // A dangling reference still gets a node, so walks show it rather than hide it.
-                let a = g.add(Node::Artifact(input.artifact_id.clone()));
+                let a = g.add_artifact(&input.artifact_id);
                 g.graph.add_edge(a, r, Edge::Input(input.role));
             }
             for output in &run.outputs {
-                let a = g.add(Node::Artifact(output.clone()));
+                let a = g.add_artifact(output);
                 g.graph.add_edge(r, a, Edge::Output);
             }
         }
         g
+    }
+
+    /// The node of an artifact id, added if new (no copy of the id when it exists).
+    fn add_artifact(&mut self, id: &str) -> NodeIndex {
+        match self.index.get(id) {
+            Some(&i) => i,
+            None => self.add(Node::Artifact(id.to_string())),
+        }
     }
 
     fn add(&mut self, node: Node) -> NodeIndex {
@@ -171,12 +180,16 @@ impl LineageGraph {
                 queue.push_back(next);
             }
         }
-        let edges = self
-            .graph
-            .edge_references()
-            .filter(|e| seen.contains_key(&e.source()) && seen.contains_key(&e.target()))
-            .map(|e| (e.source(), e.target(), *e.weight()))
+        // Edges among the reached nodes, from their own adjacency (not a scan of every edge in
+        // the store), in the graph's edge order as before.
+        let mut reached: Vec<_> = order
+            .iter()
+            .flat_map(|&(n, _)| self.graph.edges_directed(n, Direction::Outgoing))
+            .filter(|e| seen.contains_key(&e.target()))
+            .map(|e| (e.id(), e.source(), e.target(), *e.weight()))
             .collect();
+        reached.sort_unstable_by_key(|e| e.0);
+        let edges = reached.into_iter().map(|(_, s, t, w)| (s, t, w)).collect();
         Closure {
             root,
             walk,

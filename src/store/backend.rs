@@ -1,7 +1,7 @@
 //! Where segment files live. A backend stores immutable objects under relative keys and
 //! offers exactly the operations an append-only store needs: list, read whole, create a new
 //! object atomically, delete. The local directory backend is the default; object storage
-//! (one PUT per segment) fits the same four operations.
+//! (one PUT per segment, `object.rs`) fits the same four operations.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,23 @@ pub trait Backend: Send + Sync {
     fn delete(&self, key: &str) -> Result<()>;
     /// Local path of a key, when the store is a local directory.
     fn local_path(&self, key: &str) -> Option<PathBuf>;
+    /// Where a key lives, for messages: a path or a URL.
+    fn location_of(&self, key: &str) -> String {
+        match self.local_path(key) {
+            Some(p) => p.display().to_string(),
+            None => format!("{}/{key}", self.describe()),
+        }
+    }
+    /// Whole objects for many keys, in order (`None` for those that do not exist). Object
+    /// storage fetches them concurrently; a directory reads them on the rayon pool.
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
+        use rayon::prelude::*;
+        keys.par_iter().map(|k| self.get(k)).collect()
+    }
+    /// Remove many keys (missing ones are not an error); object storage batches the requests.
+    fn delete_many(&self, keys: &[String]) -> Result<()> {
+        keys.iter().try_for_each(|k| self.delete(k))
+    }
 }
 
 /// Segments as files in a local (or network-mounted) directory.

@@ -13,8 +13,13 @@
 //! take the union of all segments and keep one record per `record_id`. Compaction writes the
 //! merged segment first and only then removes the old ones: duplicates are harmless, so it is
 //! safe at any moment.
+//!
+//! The same layout lives on object storage (`s3://bucket/prefix`, `gs://`, `az://`): the
+//! prefix holds `mlprov-store.json` and `segments/`, each segment is one PUT (`object.rs`),
+//! and the stat cache stays on the local machine (it describes local files).
 
 pub mod backend;
+pub mod object;
 pub mod segment;
 
 use std::collections::HashSet;
@@ -52,6 +57,10 @@ struct Marker {
     format: String,
     version: u32,
     created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn keys_of(listed: &[ObjectInfo]) -> Vec<String> {
+    listed.iter().map(|i| i.key.clone()).collect()
 }
 
 /// Every record in the store, one per record id.
@@ -94,8 +103,17 @@ pub struct CompactReport {
 
 pub struct Store {
     backend: Box<dyn Backend>,
-    /// The `.mlprov` folder of a local store.
+    /// The `.mlprov` folder of a local store; for a store on object storage, its URL (messages
+    /// only: nothing is read or written there through the file system).
     dir: PathBuf,
+    /// The store's URL when it is on object storage.
+    url: Option<String>,
+    /// Where relative paths resolve and `mlprov.toml` is looked up: the folder containing
+    /// `.mlprov`, or the current directory for a store on object storage.
+    project: PathBuf,
+    /// Local folder of the stat cache (`<cache>/stat`): `.mlprov/cache` for a local store, the
+    /// user's cache folder for one on object storage.
+    cache_dir: PathBuf,
     stat_cache: StatCache,
 }
 
@@ -106,9 +124,52 @@ impl std::fmt::Debug for Store {
 }
 
 fn url_scheme(location: &str) -> Option<&str> {
-    let (scheme, rest) = location.split_once("://")?;
-    (!scheme.is_empty() && !rest.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
-        .then_some(scheme)
+    let (scheme, _rest) = location.split_once("://")?;
+    (!scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric())).then_some(scheme)
+}
+
+/// Whether a store location is a URL (`s3://...`, `file://...`) rather than a path.
+pub fn is_url(location: &str) -> bool {
+    url_scheme(location).is_some()
+}
+
+/// The local folder for caches of stores on object storage: `$XDG_CACHE_HOME/mlprov`, else
+/// `~/.cache/mlprov`, else the system temporary folder.
+fn user_cache_dir() -> PathBuf {
+    let xdg = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    let home = || {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .map(|h| h.join(".cache"))
+    };
+    xdg.or_else(home)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("mlprov")
+}
+
+/// Checks a store marker; `Err(reason)` when it is not one this version reads.
+fn check_marker(bytes: &[u8]) -> std::result::Result<(), String> {
+    let marker: Marker =
+        serde_json::from_slice(bytes).map_err(|e| format!("{MARKER_FILE} is unreadable: {e}"))?;
+    if marker.format != "mlprov-store" || marker.version > STORE_FORMAT_VERSION {
+        return Err(format!(
+            "format {} version {} (this mlprov reads version {STORE_FORMAT_VERSION}); upgrade mlprov",
+            marker.format, marker.version
+        ));
+    }
+    Ok(())
+}
+
+fn new_marker() -> Vec<u8> {
+    serde_json::to_vec_pretty(&Marker {
+        format: "mlprov-store".into(),
+        version: STORE_FORMAT_VERSION,
+        created_at: crate::records::now(),
+    })
+    .expect("marker serialises")
 }
 
 impl Store {
@@ -121,12 +182,7 @@ impl Store {
                 let d = dir.join(SEGMENTS).join(table);
                 std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, "creating store", e))?;
             }
-            let body = serde_json::to_vec_pretty(&Marker {
-                format: "mlprov-store".into(),
-                version: STORE_FORMAT_VERSION,
-                created_at: crate::records::now(),
-            })
-            .expect("marker serialises");
+            let body = new_marker();
             // Two concurrent inits both write the same marker; the rename makes either win whole.
             let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
             std::fs::write(&tmp, body).map_err(|e| Error::io(&tmp, "creating store", e))?;
@@ -135,16 +191,21 @@ impl Store {
         Self::open_dir(&dir)
     }
 
+    /// Create a store at an object-storage URL (or open it if it exists). The bucket must
+    /// exist; the marker is written create-only, so concurrent inits keep the first one.
+    pub fn init_url(url: &str) -> Result<Store> {
+        let base = object::ObjectBackend::open(url)?;
+        base.put_if_absent(MARKER_FILE, &new_marker())?;
+        Self::open_object(base)
+    }
+
     /// Open a store named by a path (the project folder or its `.mlprov` folder) or a URL.
     pub fn open(location: &str) -> Result<Store> {
         if let Some(scheme) = url_scheme(location) {
-            if scheme == "file" {
+            if scheme.eq_ignore_ascii_case("file") {
                 return Self::open(&location["file://".len()..]);
             }
-            return Err(Error::UnsupportedStoreUrl {
-                url: location.into(),
-                scheme: scheme.into(),
-            });
+            return Self::open_object(object::ObjectBackend::open(location)?);
         }
         let path = PathBuf::from(location);
         if path.join(MARKER_FILE).is_file() {
@@ -192,43 +253,73 @@ impl Store {
         let marker_path = dir.join(MARKER_FILE);
         let text = std::fs::read(&marker_path)
             .map_err(|e| Error::io(&marker_path, "reading store marker", e))?;
-        let marker: Marker = serde_json::from_slice(&text).map_err(|e| Error::NotAStore {
+        check_marker(&text).map_err(|reason| Error::NotAStore {
             path: dir.to_path_buf(),
-            reason: format!("{MARKER_FILE} is unreadable: {e}"),
+            reason,
         })?;
-        if marker.format != "mlprov-store" || marker.version > STORE_FORMAT_VERSION {
-            return Err(Error::NotAStore {
-                path: dir.to_path_buf(),
-                reason: format!(
-                    "format {} version {} (this mlprov reads version {STORE_FORMAT_VERSION}); upgrade mlprov",
-                    marker.format, marker.version
-                ),
-            });
-        }
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let cache_dir = dir.join("cache");
         Ok(Store {
             backend: Box::new(LocalBackend::new(dir.join(SEGMENTS))),
-            stat_cache: StatCache::new(dir.join("cache").join("stat")),
+            stat_cache: StatCache::new(cache_dir.join("stat")),
+            cache_dir,
+            project: dir.parent().unwrap_or(&dir).to_path_buf(),
+            url: None,
             dir,
         })
     }
 
-    /// The `.mlprov` folder.
+    /// A store on object storage: `base` is its prefix (marker and `segments/`).
+    fn open_object(base: object::ObjectBackend) -> Result<Store> {
+        let url = base.url().to_string();
+        let not_a_store = |reason: String| Error::NotARemoteStore {
+            url: url.clone(),
+            reason,
+        };
+        let marker = base
+            .get(MARKER_FILE)?
+            .ok_or_else(|| not_a_store(format!("no {MARKER_FILE} under it")))?;
+        check_marker(&marker).map_err(not_a_store)?;
+        let project =
+            std::env::current_dir().map_err(|e| Error::io(".", "reading current directory", e))?;
+        let cache_dir = user_cache_dir();
+        Ok(Store {
+            backend: Box::new(base.child(SEGMENTS)),
+            stat_cache: StatCache::new(cache_dir.join("stat")),
+            cache_dir,
+            project,
+            dir: PathBuf::from(&url),
+            url: Some(url),
+        })
+    }
+
+    /// The `.mlprov` folder of a local store; the URL (as a path) of one on object storage.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The folder that contains `.mlprov` (relative paths in records are resolved from here).
-    pub fn project_dir(&self) -> &Path {
-        self.dir.parent().unwrap_or(&self.dir)
+    /// The store's URL when it is on object storage.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
     }
 
+    /// The folder that contains `.mlprov`, or the current directory for a store on object
+    /// storage (relative paths in records are resolved from here; `mlprov.toml` is found here).
+    pub fn project_dir(&self) -> &Path {
+        &self.project
+    }
+
+    /// The stat cache: local even when the store is on object storage, because it describes
+    /// files of this machine (see `user_cache_dir`).
     pub fn stat_cache(&self) -> &StatCache {
         &self.stat_cache
     }
 
     pub fn describe(&self) -> String {
-        self.dir.display().to_string()
+        match &self.url {
+            Some(url) => url.clone(),
+            None => self.dir.display().to_string(),
+        }
     }
 
     fn write_table<T: Table>(&self, records: &[T], receipt: &mut AppendReceipt) -> Result<()> {
@@ -262,7 +353,31 @@ impl Store {
     fn segment_path(&self, key: &str) -> PathBuf {
         self.backend
             .local_path(key)
-            .unwrap_or_else(|| PathBuf::from(key))
+            .unwrap_or_else(|| PathBuf::from(self.backend.location_of(key)))
+    }
+
+    /// Decode one segment's bytes; the error names the segment.
+    fn decode_segment<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<Vec<T>> {
+        segment::decode::<T>(bytes).map_err(|reason| Error::CorruptSegment {
+            path: self.segment_path(key),
+            reason,
+        })
+    }
+
+    /// Raw bytes of many segments, in order (`None` for those compacted away meanwhile):
+    /// concurrent GETs on object storage, parallel reads on a local store.
+    pub fn fetch_segments(&self, keys: &[String]) -> Result<Vec<Option<bytes::Bytes>>> {
+        self.backend.get_many(keys)
+    }
+
+    /// Read and decode many segments (see [`Store::fetch_segments`]); decoding runs in parallel.
+    pub fn read_segments<T: Table>(&self, keys: &[String]) -> Result<Vec<Option<Vec<T>>>> {
+        let fetched = self.fetch_segments(keys)?;
+        fetched
+            .into_par_iter()
+            .zip(keys.par_iter())
+            .map(|(bytes, key)| bytes.map(|b| self.decode_segment::<T>(key, b)).transpose())
+            .collect()
     }
 
     /// Read and decode one segment; `Ok(None)` if it vanished (compacted) meanwhile.
@@ -270,12 +385,7 @@ impl Store {
         let Some(bytes) = self.backend.get(key)? else {
             return Ok(None);
         };
-        segment::decode::<T>(bytes)
-            .map(Some)
-            .map_err(|reason| Error::CorruptSegment {
-                path: self.segment_path(key),
-                reason,
-            })
+        self.decode_segment::<T>(key, bytes).map(Some)
     }
 
     /// All records of one table, de-duplicated by record id. Retries when compaction removes a
@@ -290,14 +400,62 @@ impl Store {
             if parts.iter().any(Option::is_none) {
                 continue;
             }
-            let mut seen = HashSet::new();
-            let mut out = Vec::new();
-            for record in parts.into_iter().flatten().flatten() {
-                if seen.insert(record.record_id().to_string()) {
-                    out.push(record);
-                }
-            }
+            let records: Vec<T> = parts.into_iter().flatten().flatten().collect();
+            // De-duplicate on borrowed ids (no copy of each id), then keep the first of each.
+            let keep: Vec<bool> = {
+                let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
+                records.iter().map(|r| seen.insert(r.record_id())).collect()
+            };
+            let out: Vec<T> = if keep.iter().all(|k| *k) {
+                records
+            } else {
+                records
+                    .into_iter()
+                    .zip(keep)
+                    .filter_map(|(r, k)| k.then_some(r))
+                    .collect()
+            };
             return Ok((out, listed.len()));
+        }
+        Err(Error::Io {
+            path: self.dir.clone(),
+            action: "reading store",
+            source: std::io::Error::other(
+                "segments kept vanishing while reading (is a compaction loop running?)",
+            ),
+        })
+    }
+
+    /// The named columns of every segment of one table, as decoded batches (no de-duplication:
+    /// callers that need one row per record do it on the columns). Retries like `load_table`.
+    pub fn load_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+    ) -> Result<(Vec<arrow_array::RecordBatch>, usize)> {
+        for _attempt in 0..8 {
+            let listed = self.segments(table)?;
+            let parts: Vec<Option<Vec<arrow_array::RecordBatch>>> = listed
+                .par_iter()
+                .map(|info| {
+                    let Some(bytes) = self.backend.get(&info.key)? else {
+                        return Ok(None);
+                    };
+                    segment::decode_columns(bytes, table, columns)
+                        .map(Some)
+                        .map_err(|reason| Error::CorruptSegment {
+                            path: self.segment_path(&info.key),
+                            reason,
+                        })
+                })
+                .collect::<Result<_>>()?;
+            if parts.iter().any(Option::is_none) {
+                continue;
+            }
+            return Ok((
+                parts.into_iter().flatten().flatten().collect(),
+                listed.len(),
+            ));
         }
         Err(Error::Io {
             path: self.dir.clone(),
@@ -335,17 +493,22 @@ impl Store {
         let mut seen = HashSet::new();
         let mut merged: Vec<T> = Vec::new();
         let mut read = Vec::new();
-        for info in &listed {
-            // A segment another compaction removed is already merged elsewhere.
-            let Some(records) = self.read_segment::<T>(&info.key)? else {
-                continue;
-            };
-            read.push(info.key.clone());
-            merged.extend(
-                records
-                    .into_iter()
-                    .filter(|r| seen.insert(r.record_id().to_string())),
-            );
+        // In chunks, so that only one chunk's raw bytes are in memory at a time.
+        for chunk in listed.chunks(1024) {
+            let keys = keys_of(chunk);
+            let parts = self.read_segments::<T>(&keys)?;
+            for (key, part) in keys.into_iter().zip(parts) {
+                // A segment another compaction removed is already merged elsewhere.
+                let Some(records) = part else {
+                    continue;
+                };
+                read.push(key);
+                merged.extend(
+                    records
+                        .into_iter()
+                        .filter(|r| seen.insert(r.record_id().to_string())),
+                );
+            }
         }
         merged.sort_by(|a, b| {
             a.recorded_at()
@@ -355,9 +518,7 @@ impl Store {
         let mut receipt = AppendReceipt::default();
         self.write_table(&merged, &mut receipt)?;
         // Only now that the merged segment is durable may the inputs go.
-        for key in &read {
-            self.backend.delete(key)?;
-        }
+        self.backend.delete_many(&read)?;
         report.records += merged.len();
         report.segments_after += receipt.segments.len();
         Ok(())
@@ -379,14 +540,14 @@ impl Store {
         Ok(report)
     }
 
-    /// Temporary files left behind by writers (and stat-cache updates) killed mid-write.
+    /// Temporary files left behind by writers (and stat-cache updates) killed mid-write. On
+    /// object storage a segment is one PUT, so only the local stat cache can have any.
     pub fn stale_temporaries(&self, age: std::time::Duration) -> Vec<PathBuf> {
-        let mut found = backend::stale_temporaries(&self.dir.join(SEGMENTS), &TABLES, age);
-        found.extend(backend::stale_temporaries(
-            &self.dir.join("cache"),
-            &["stat"],
-            age,
-        ));
+        let mut found = match self.url {
+            None => backend::stale_temporaries(&self.dir.join(SEGMENTS), &TABLES, age),
+            Some(_) => Vec::new(),
+        };
+        found.extend(backend::stale_temporaries(&self.cache_dir, &["stat"], age));
         found
     }
 }
@@ -440,8 +601,12 @@ mod tests {
             Err(Error::NotAStore { .. })
         ));
         assert!(matches!(
-            Store::open("s3://bucket/prefix"),
-            Err(Error::UnsupportedStoreUrl { .. })
+            Store::open("ftp://host/prefix"),
+            Err(Error::BadStoreUrl { .. })
+        ));
+        assert!(matches!(
+            Store::open("s3:///prefix"),
+            Err(Error::BadStoreUrl { .. })
         ));
     }
 

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, ListBuilder, StringBuilder, StructBuilder, UInt64Builder,
+};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StringArray, StructArray,
     TimestampMicrosecondArray, UInt64Array,
@@ -18,8 +20,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::records::{
-    ArtifactRecord, LicenseClaimRecord, ReleaseRecord, RunInput, RunRecord, StoredRecord,
-    WaiverRecord, RECORD_SCHEMA_VERSION,
+    ArtifactRecord, Composition, LicenseClaimRecord, ReleaseRecord, RunInput, RunRecord,
+    SourceGroup, StoredRecord, WaiverRecord, RECORD_SCHEMA_VERSION,
 };
 
 /// Key-value metadata written into every segment's footer.
@@ -183,6 +185,21 @@ fn parse_enum<T: std::str::FromStr>(
         .map_err(|_| format!("row {row}: column '{name}' has unknown value '{value}'"))
 }
 
+/// A required enumeration, parsed from the column's text in place.
+fn req_enum<T: std::str::FromStr>(
+    col: &StringArray,
+    row: usize,
+    name: &str,
+) -> Result<T, DecodeError> {
+    if col.is_null(row) {
+        return Err(format!("row {row}: required column '{name}' is null"));
+    }
+    let value = col.value(row);
+    value
+        .parse()
+        .map_err(|_| format!("row {row}: column '{name}' has unknown value '{value}'"))
+}
+
 impl Table for ArtifactRecord {
     fn schema() -> SchemaRef {
         schema_of(vec![
@@ -200,10 +217,25 @@ impl Table for ArtifactRecord {
             utf8("purpose", true),
             ts("recorded_at", false),
             utf8("recorded_by", false),
+            utf8("composition_column", true),
+            Field::new("composition_rows", DataType::UInt64, true),
+            utf8("composition_digest_algorithm", true),
+            Field::new(
+                "composition_groups",
+                DataType::List(Arc::new(Field::new(
+                    "item",
+                    DataType::Struct(group_fields()),
+                    false,
+                ))),
+                true,
+            ),
         ])
     }
 
     fn to_batch(rs: &[Self]) -> RecordBatch {
+        fn comp(r: &ArtifactRecord) -> Option<&Composition> {
+            r.composition.as_ref()
+        }
         batch(
             Self::schema(),
             vec![
@@ -221,12 +253,25 @@ impl Table for ArtifactRecord {
                 str_col(rs.iter().map(|r| r.purpose.map(|p| p.as_str()))),
                 ts_col(rs.iter().map(|r| Some(r.recorded_at))),
                 str_col(rs.iter().map(|r| Some(r.recorded_by.as_str()))),
+                str_col(rs.iter().map(|r| comp(r).map(|c| c.column.as_str()))),
+                u64_col(rs.iter().map(|r| comp(r).map(|c| c.rows))),
+                str_col(
+                    rs.iter()
+                        .map(|r| comp(r).map(|c| c.digest_algorithm.as_str())),
+                ),
+                groups_col(rs),
             ],
         )
     }
 
     fn from_batch(b: &RecordBatch) -> Result<Vec<Self>, DecodeError> {
         let c = Columns(b);
+        let (comp_col, comp_rows, comp_algo, comp_groups) = (
+            c.strings("composition_column")?,
+            c.u64s("composition_rows")?,
+            c.strings("composition_digest_algorithm")?,
+            c.lists("composition_groups")?,
+        );
         let (rid, aid, kind) = (
             c.req_strings("record_id")?,
             c.req_strings("artifact_id")?,
@@ -248,7 +293,7 @@ impl Table for ArtifactRecord {
                 Ok(ArtifactRecord {
                     record_id: req_str(rid, i, "record_id")?,
                     artifact_id: req_str(aid, i, "artifact_id")?,
-                    kind: parse_enum(req_str(kind, i, "kind")?, i, "kind")?,
+                    kind: req_enum(kind, i, "kind")?,
                     size_bytes: opt_u64(size, i),
                     file_count: opt_u64(files, i),
                     name: opt_str(name, i),
@@ -262,12 +307,126 @@ impl Table for ArtifactRecord {
                     purpose: opt_str(purpose, i)
                         .map(|v| parse_enum(v, i, "purpose"))
                         .transpose()?,
+                    composition: decode_composition(
+                        i,
+                        opt_str(comp_col, i),
+                        opt_u64(comp_rows, i),
+                        opt_str(comp_algo, i),
+                        comp_groups,
+                    )?,
                     recorded_at: req_time(at, i, "recorded_at")?,
                     recorded_by: req_str(by, i, "recorded_by")?,
                 })
             })
             .collect()
     }
+}
+
+fn group_fields() -> Fields {
+    Fields::from(vec![
+        utf8("value", true),
+        Field::new("rows", DataType::UInt64, false),
+        utf8("digest", false),
+        utf8("source", true),
+        Field::new("mapped", DataType::Boolean, false),
+    ])
+}
+
+fn groups_col(rs: &[ArtifactRecord]) -> ArrayRef {
+    let mut groups =
+        ListBuilder::new(StructBuilder::from_fields(group_fields(), rs.len())).with_field(
+            Arc::new(Field::new("item", DataType::Struct(group_fields()), false)),
+        );
+    for r in rs {
+        let Some(c) = &r.composition else {
+            groups.append(false);
+            continue;
+        };
+        let item = groups.values();
+        for g in &c.groups {
+            let b = item
+                .field_builder::<StringBuilder>(0)
+                .expect("value builder");
+            match &g.value {
+                Some(v) => b.append_value(v),
+                None => b.append_null(),
+            }
+            item.field_builder::<UInt64Builder>(1)
+                .expect("rows builder")
+                .append_value(g.rows);
+            item.field_builder::<StringBuilder>(2)
+                .expect("digest builder")
+                .append_value(&g.digest);
+            let b = item
+                .field_builder::<StringBuilder>(3)
+                .expect("source builder");
+            match &g.source {
+                Some(v) => b.append_value(v),
+                None => b.append_null(),
+            }
+            item.field_builder::<BooleanBuilder>(4)
+                .expect("mapped builder")
+                .append_value(g.mapped);
+            item.append(true);
+        }
+        groups.append(true);
+    }
+    Arc::new(groups.finish())
+}
+
+fn decode_composition(
+    row: usize,
+    column: Option<String>,
+    rows: Option<u64>,
+    algorithm: Option<String>,
+    groups: Option<&ListArray>,
+) -> Result<Option<Composition>, DecodeError> {
+    let Some(column) = column else {
+        return Ok(None);
+    };
+    let groups = groups.filter(|g| !g.is_null(row)).ok_or_else(|| {
+        format!("row {row}: composition_column is set but composition_groups is null")
+    })?;
+    let items = groups.value(row);
+    let items = items
+        .as_any()
+        .downcast_ref::<StructArray>()
+        .ok_or_else(|| format!("row {row}: composition_groups items are not structs"))?;
+    let field = |name: &str| {
+        items
+            .column_by_name(name)
+            .ok_or_else(|| format!("row {row}: composition group field '{name}' is missing"))
+    };
+    let values = field("value")?.as_any().downcast_ref::<StringArray>();
+    let counts = field("rows")?.as_any().downcast_ref::<UInt64Array>();
+    let digests = field("digest")?.as_any().downcast_ref::<StringArray>();
+    let sources = field("source")?.as_any().downcast_ref::<StringArray>();
+    let mapped = field("mapped")?.as_any().downcast_ref::<BooleanArray>();
+    let (Some(values), Some(counts), Some(digests), Some(sources), Some(mapped)) =
+        (values, counts, digests, sources, mapped)
+    else {
+        return Err(format!(
+            "row {row}: composition group fields have unexpected types"
+        ));
+    };
+    let groups = (0..items.len())
+        .map(|j| {
+            Ok(SourceGroup {
+                value: opt_str(Some(values), j),
+                rows: counts.value(j),
+                digest: req_str(digests, j, "composition_groups.digest")?,
+                source: opt_str(Some(sources), j),
+                mapped: mapped.value(j),
+            })
+        })
+        .collect::<Result<Vec<_>, DecodeError>>()?;
+    Ok(Some(Composition {
+        column,
+        rows: rows.ok_or_else(|| format!("row {row}: composition_rows is null"))?,
+        digest_algorithm: algorithm
+            .ok_or_else(|| format!("row {row}: composition_digest_algorithm is null"))?,
+        groups,
+    }))
 }
 
 fn input_fields() -> Fields {
@@ -360,47 +519,66 @@ impl Table for RunRecord {
         let inputs = c.lists("inputs")?;
         let outputs = c.lists("outputs")?;
         let (at, by) = (c.req_times("recorded_at")?, c.req_strings("recorded_by")?);
+        // The lists' flat child arrays, looked up once: rows are offset ranges into them (no
+        // sliced array per row).
+        let input_items = match inputs {
+            Some(list) => {
+                let items = list
+                    .values()
+                    .as_any()
+                    .downcast_ref::<StructArray>()
+                    .ok_or_else(|| "column 'inputs' items are not structs".to_string())?;
+                let ids = items
+                    .column_by_name("artifact_id")
+                    .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+                    .ok_or_else(|| "column 'inputs' lacks artifact_id".to_string())?;
+                let roles = items
+                    .column_by_name("role")
+                    .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+                    .ok_or_else(|| "column 'inputs' lacks role".to_string())?;
+                Some((list, ids, roles))
+            }
+            None => None,
+        };
+        let output_items = match outputs {
+            Some(list) => Some((
+                list,
+                list.values()
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| "column 'outputs' items are not text".to_string())?,
+            )),
+            None => None,
+        };
         (0..b.num_rows())
             .map(|i| {
                 let mut run_inputs = Vec::new();
-                if let Some(list) = inputs.filter(|l| !l.is_null(i)) {
-                    let items = list.value(i);
-                    let items = items
-                        .as_any()
-                        .downcast_ref::<StructArray>()
-                        .ok_or_else(|| "column 'inputs' items are not structs".to_string())?;
-                    let ids = items
-                        .column_by_name("artifact_id")
-                        .and_then(|a| a.as_any().downcast_ref::<StringArray>())
-                        .ok_or_else(|| "column 'inputs' lacks artifact_id".to_string())?;
-                    let roles = items
-                        .column_by_name("role")
-                        .and_then(|a| a.as_any().downcast_ref::<StringArray>())
-                        .ok_or_else(|| "column 'inputs' lacks role".to_string())?;
-                    for j in 0..items.len() {
+                if let Some((list, ids, roles)) = input_items.filter(|(l, _, _)| !l.is_null(i)) {
+                    let offsets = list.value_offsets();
+                    let range = offsets[i] as usize..offsets[i + 1] as usize;
+                    run_inputs.reserve_exact(range.len());
+                    for j in range {
                         run_inputs.push(RunInput {
                             artifact_id: req_str(ids, j, "inputs.artifact_id")?,
-                            role: parse_enum(req_str(roles, j, "inputs.role")?, i, "inputs.role")?,
+                            role: req_enum(roles, j, "inputs.role")?,
                         });
                     }
                 }
                 let mut run_outputs = Vec::new();
-                if let Some(list) = outputs.filter(|l| !l.is_null(i)) {
-                    let items = list.value(i);
-                    let items = items
-                        .as_any()
-                        .downcast_ref::<StringArray>()
-                        .ok_or_else(|| "column 'outputs' items are not text".to_string())?;
-                    for j in 0..items.len() {
+                if let Some((list, items)) = output_items.filter(|(l, _)| !l.is_null(i)) {
+                    let offsets = list.value_offsets();
+                    let range = offsets[i] as usize..offsets[i + 1] as usize;
+                    run_outputs.reserve_exact(range.len());
+                    for j in range {
                         run_outputs.push(req_str(items, j, "outputs")?);
                     }
                 }
                 Ok(RunRecord {
                     record_id: req_str(rid, i, "record_id")?,
                     run_id: req_str(run, i, "run_id")?,
-                    kind: parse_enum(req_str(kind, i, "kind")?, i, "kind")?,
+                    kind: req_enum(kind, i, "kind")?,
                     name: opt_str(name, i),
-                    status: parse_enum(req_str(status, i, "status")?, i, "status")?,
+                    status: req_enum(status, i, "status")?,
                     started_at: opt_time(started, i)?,
                     ended_at: opt_time(ended, i)?,
                     inputs: run_inputs,
@@ -456,7 +634,7 @@ impl Table for ReleaseRecord {
                 Ok(ReleaseRecord {
                     record_id: req_str(rid, i, "record_id")?,
                     artifact_id: req_str(aid, i, "artifact_id")?,
-                    distribution: parse_enum(req_str(dist, i, "distribution")?, i, "distribution")?,
+                    distribution: req_enum(dist, i, "distribution")?,
                     effective_at: req_time(eff, i, "effective_at")?,
                     note: opt_str(note, i),
                     recorded_at: req_time(at, i, "recorded_at")?,
@@ -526,8 +704,8 @@ impl Table for LicenseClaimRecord {
                     artifact_id: req_str(aid, i, "artifact_id")?,
                     license_id: req_str(lic, i, "license_id")?,
                     license_version: opt_str(ver, i),
-                    source: parse_enum(req_str(src, i, "source")?, i, "source")?,
-                    confidence: parse_enum(req_str(conf, i, "confidence")?, i, "confidence")?,
+                    source: req_enum(src, i, "source")?,
+                    confidence: req_enum(conf, i, "confidence")?,
                     evidence_digest: opt_str(dig, i),
                     evidence_path: opt_str(path, i),
                     note: opt_str(note, i),
@@ -672,6 +850,46 @@ pub fn decode<T: Table>(bytes: Bytes) -> Result<Vec<T>, DecodeError> {
     Ok(out)
 }
 
+/// Decode only the named top-level columns of a segment (those absent from an older segment
+/// are simply not in the batches): the lineage index reads ids and edges without paying for
+/// every text column of every record.
+pub fn decode_columns(
+    bytes: Bytes,
+    table: &str,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>, DecodeError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    if let Some(kv) = builder.metadata().file_metadata().key_value_metadata() {
+        if let Some(found) = kv
+            .iter()
+            .find(|k| k.key == META_TABLE)
+            .and_then(|k| k.value.as_deref())
+        {
+            if found != table {
+                return Err(format!("segment holds table '{found}', expected '{table}'"));
+            }
+        }
+    }
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| columns.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    reader
+        .map(|b| b.map_err(|e| format!("cannot read row group: {e}")))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,6 +911,7 @@ mod tests {
             revision: None,
             channel: Some(Channel::Weights),
             purpose: Some(Purpose::Classifier),
+            composition: None,
             recorded_at: t,
             recorded_by: "u@h".into(),
         };

@@ -206,7 +206,7 @@ pub fn user_claims(artifact_id: &str, licenses: &[LicenseSpec]) -> Vec<LicenseCl
         .collect()
 }
 
-fn write(
+pub(crate) fn write(
     store: &Store,
     batch: Batch,
     artifact: &ArtifactRecord,
@@ -337,6 +337,47 @@ pub fn resolve_or_describe(
         return Ok(id);
     }
     crate::reference::resolve_artifact(store, view, reference)
+}
+
+/// The generator of synthetic data: a recorded artifact (id, name, path), or a
+/// `vendor/model[@rev]` not recorded yet, whose external model record (reached through
+/// `channel`) is added to `pending`.
+pub fn resolve_generator(
+    store: &Store,
+    view: &crate::view::View,
+    reference: &str,
+    channel: Option<Channel>,
+    pending: &mut Batch,
+) -> Result<String> {
+    match crate::reference::resolve_artifact(store, view, reference) {
+        Ok(id) => {
+            if let (Some(ch), Some(a)) = (channel, view.artifacts.get(&id)) {
+                if a.channel.is_some_and(|c| c != ch) {
+                    return Err(Error::usage(format!(
+                        "generator {reference} was recorded with channel {}, not {ch}; tag the {ch} variant as its own model",
+                        a.channel.map(|c| c.as_str()).unwrap_or("?")
+                    )));
+                }
+            }
+            Ok(id)
+        }
+        Err(Error::UnknownReference { .. })
+            if reference.contains('/') && !Path::new(reference).exists() =>
+        {
+            let channel = channel.ok_or_else(|| {
+                Error::usage(format!("generator '{reference}' is not recorded yet: add --channel api or --channel weights"))
+            })?;
+            let ext = ExternalModel::parse(reference, channel)?;
+            let id = ext.artifact_id();
+            if !view.artifacts.contains_key(&id) {
+                pending
+                    .artifacts
+                    .push(describe_model(&ext, Some(reference.to_string())));
+            }
+            Ok(id)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

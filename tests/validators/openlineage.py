@@ -42,6 +42,7 @@ def schema_files():
     for path in sorted((ROOT / "schemas/openlineage").glob("*.json")):
         yield path, True
     yield ROOT / "schemas/common.v1.schema.json", True
+    yield ROOT / "schemas/artifact.v1.schema.json", True
 
 
 def formats_in(node):

@@ -1,0 +1,822 @@
+//! A compact lineage index for whole-store questions: every artifact and run as a `u32`, edges in
+//! compressed sparse rows (CSR) both ways, built straight from the segments' id and edge columns.
+//!
+//! [`LineageGraph`](super::LineageGraph) (petgraph over the merged [`View`](crate::view::View))
+//! is the right tool for one lineage with labels; this index answers "what is upstream of X" and
+//! "which runs have a restricted ancestor" over millions of records without building a record
+//! per row: ids are interned into one byte arena, the columns are read in place, and only the
+//! columns that carry identity and edges are decoded at all.
+
+use std::collections::HashMap;
+
+use arrow_array::{
+    Array, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
+};
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Catalog, ClaimSubject, TermClass};
+use crate::error::Result;
+use crate::records::{ArtifactKind, Channel, Role};
+use crate::store::Store;
+
+/// Node index in a [`LineageIndex`].
+pub type NodeId = u32;
+
+/// Role byte of an output edge (run → artifact it wrote); input edges carry the role's index.
+pub const OUTPUT_EDGE: u8 = u8::MAX;
+/// Kind byte of a run node; artifacts carry their kind's index, or [`UNRECORDED`].
+pub const RUN_NODE: u8 = u8::MAX;
+/// Kind byte of an artifact named by a run that no artifact record describes.
+pub const UNRECORDED: u8 = u8::MAX - 1;
+
+fn role_code(role: Role) -> u8 {
+    Role::ALL
+        .iter()
+        .position(|r| *r == role)
+        .expect("role in ALL") as u8
+}
+
+fn kind_code(kind: ArtifactKind) -> u8 {
+    ArtifactKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .expect("kind in ALL") as u8
+}
+
+/// Ids interned into one arena: no allocation per id, one probe per lookup.
+struct Interner {
+    bytes: Vec<u8>,
+    /// Start of each id in `bytes`; id `i` ends where `i + 1` starts (one sentinel at the end).
+    starts: Vec<u32>,
+    /// Open addressing: the id's 32-bit hash above node + 1, or 0 for an empty slot (a probe
+    /// compares hashes without touching the arena).
+    slots: Vec<u64>,
+    len: usize,
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    // FxHash over 8-byte words: ids are hex digests and UUIDs, so this spreads well.
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    for &x in chunks.remainder() {
+        h = (h.rotate_left(5) ^ x as u64).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
+}
+
+impl Interner {
+    fn with_capacity(ids: usize, bytes: usize) -> Self {
+        let mut i = Interner {
+            bytes: Vec::with_capacity(bytes),
+            starts: Vec::with_capacity(ids + 1),
+            slots: vec![0; (ids.max(16) * 2).next_power_of_two()],
+            len: 0,
+        };
+        i.starts.push(0);
+        i
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, id: NodeId) -> &str {
+        let (s, e) = (
+            self.starts[id as usize] as usize,
+            self.starts[id as usize + 1] as usize,
+        );
+        // Only whole `&str`s are ever pushed.
+        std::str::from_utf8(&self.bytes[s..e]).expect("interned ids are UTF-8")
+    }
+
+    fn find(&self, key: &str) -> Option<NodeId> {
+        let h = hash_bytes(key.as_bytes());
+        let tag = (h >> 32) << 32;
+        let mask = self.slots.len() - 1;
+        let mut slot = h as usize & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return None,
+                v if v & !0xFFFF_FFFF == tag => {
+                    let n = (v as u32) - 1;
+                    if self.get(n) == key {
+                        return Some(n);
+                    }
+                }
+                _ => {}
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The node of `key`, and whether it was new.
+    fn intern(&mut self, key: &str) -> (NodeId, bool) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let h = hash_bytes(key.as_bytes());
+        let tag = (h >> 32) << 32;
+        let mask = self.slots.len() - 1;
+        let mut slot = h as usize & mask;
+        loop {
+            match self.slots[slot] {
+                0 => break,
+                v if v & !0xFFFF_FFFF == tag => {
+                    let n = (v as u32) - 1;
+                    if self.get(n) == key {
+                        return (n, false);
+                    }
+                }
+                _ => {}
+            }
+            slot = (slot + 1) & mask;
+        }
+        let n = self.len as NodeId;
+        self.bytes.extend_from_slice(key.as_bytes());
+        self.starts.push(self.bytes.len() as u32);
+        self.slots[slot] = tag | (n as u64 + 1);
+        self.len += 1;
+        (n, true)
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let mut slots = vec![0u64; size];
+        let mask = size - 1;
+        for n in 0..self.len {
+            let h = hash_bytes(self.get(n as NodeId).as_bytes());
+            let mut slot = h as usize & mask;
+            while slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = ((h >> 32) << 32) | (n as u64 + 1);
+        }
+        self.slots = slots;
+    }
+}
+
+/// What the index knows of an external model, to look its licenses up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelKey {
+    pub vendor: String,
+    pub model: String,
+    pub revision: Option<String>,
+    pub channel: Channel,
+}
+
+/// Edges in compressed sparse rows: node `n`'s neighbours are `to[off[n]..off[n + 1]]`.
+#[derive(Default)]
+struct Csr {
+    off: Vec<u32>,
+    to: Vec<NodeId>,
+    role: Vec<u8>,
+}
+
+impl Csr {
+    /// From (from, to, role) triples, duplicates removed.
+    fn build(nodes: usize, edges: &[(NodeId, NodeId, u8)], reverse: bool) -> Csr {
+        let mut off = vec![0u32; nodes + 1];
+        for e in edges {
+            let from = if reverse { e.1 } else { e.0 };
+            off[from as usize + 1] += 1;
+        }
+        for i in 0..nodes {
+            off[i + 1] += off[i];
+        }
+        let mut fill = off.clone();
+        let mut to = vec![0; edges.len()];
+        let mut role = vec![0; edges.len()];
+        for &(a, b, r) in edges {
+            let (from, target) = if reverse { (b, a) } else { (a, b) };
+            let at = fill[from as usize] as usize;
+            to[at] = target;
+            role[at] = r;
+            fill[from as usize] += 1;
+        }
+        // Sort and de-duplicate each (short) row in place, compacting as we go.
+        let mut w = 0usize;
+        let mut row: Vec<(NodeId, u8)> = Vec::new();
+        for n in 0..nodes {
+            let (s, e) = (off[n] as usize, off[n + 1] as usize);
+            off[n] = w as u32;
+            row.clear();
+            row.extend((s..e).map(|i| (to[i], role[i])));
+            row.sort_unstable();
+            row.dedup();
+            for &(t, r) in &row {
+                to[w] = t;
+                role[w] = r;
+                w += 1;
+            }
+        }
+        off[nodes] = w as u32;
+        to.truncate(w);
+        role.truncate(w);
+        Csr { off, to, role }
+    }
+
+    fn row(&self, n: NodeId) -> (&[NodeId], &[u8]) {
+        let (s, e) = (
+            self.off[n as usize] as usize,
+            self.off[n as usize + 1] as usize,
+        );
+        (&self.to[s..e], &self.role[s..e])
+    }
+}
+
+pub struct LineageIndex {
+    ids: Interner,
+    /// Per node: the artifact kind's index, [`UNRECORDED`], or [`RUN_NODE`].
+    kinds: Vec<u8>,
+    models: HashMap<NodeId, ModelKey>,
+    /// License ids recorded on artifacts (license claims).
+    claimed: HashMap<NodeId, Vec<String>>,
+    /// Data-flow direction: artifact → run (input, with role), run → artifact (output).
+    down: Csr,
+    up: Csr,
+    pub segments: usize,
+}
+
+fn strings<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+}
+
+fn times<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a TimestampMicrosecondArray> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+}
+
+fn lists<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a ListArray> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<ListArray>())
+}
+
+fn opt<'a>(col: Option<&'a StringArray>, row: usize) -> Option<&'a str> {
+    col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
+}
+
+/// Which rows were recorded at or before `as_of` (every row without it).
+fn visibility(b: &RecordBatch, as_of: Option<i64>) -> impl Fn(usize) -> bool + '_ {
+    let column = as_of.and_then(|_| times(b, "recorded_at"));
+    move |row| match (as_of, column) {
+        (Some(limit), Some(t)) => t.is_null(row) || t.value(row) <= limit,
+        _ => true,
+    }
+}
+
+fn corrupt(store: &Store, table: &str, reason: String) -> crate::Error {
+    crate::Error::CorruptSegment {
+        path: store.dir().join(crate::store::SEGMENTS).join(table),
+        reason,
+    }
+}
+
+impl LineageIndex {
+    /// Build the index from a store, as of a moment (records recorded later are ignored).
+    pub fn load(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
+        let limit = as_of.map(|t| t.timestamp_micros());
+        let clock = std::time::Instant::now();
+        let phase = |name: &str| {
+            if std::env::var_os("MLPROV_TIMING").is_some() {
+                eprintln!("index {name}: {:.3}s", clock.elapsed().as_secs_f64());
+            }
+        };
+        // The three tables are independent reads; decode them side by side.
+        let ((artifacts, runs), claims) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        store.load_columns(
+                            "artifacts",
+                            &[
+                                "artifact_id",
+                                "kind",
+                                "vendor",
+                                "model",
+                                "revision",
+                                "channel",
+                                "recorded_at",
+                            ],
+                        )
+                    },
+                    || store.load_columns("runs", &["run_id", "inputs", "outputs", "recorded_at"]),
+                )
+            },
+            || {
+                store.load_columns(
+                    "license_claims",
+                    &["artifact_id", "license_id", "recorded_at"],
+                )
+            },
+        );
+        let (artifacts, sa) = artifacts?;
+        let (runs, sr) = runs?;
+        let (claims, sc) = claims?;
+
+        phase("decode");
+        let artifact_rows: usize = artifacts.iter().map(|b| b.num_rows()).sum();
+        let run_rows: usize = runs.iter().map(|b| b.num_rows()).sum();
+        let mut ids =
+            Interner::with_capacity(artifact_rows + run_rows, (artifact_rows + run_rows) * 72);
+        let mut kinds: Vec<u8> = Vec::with_capacity(artifact_rows + run_rows);
+        let mut models = HashMap::new();
+
+        for b in &artifacts {
+            let aid = strings(b, "artifact_id").ok_or_else(|| {
+                corrupt(store, "artifacts", "column 'artifact_id' is missing".into())
+            })?;
+            let kind = strings(b, "kind")
+                .ok_or_else(|| corrupt(store, "artifacts", "column 'kind' is missing".into()))?;
+            let (vendor, model, revision, channel) = (
+                strings(b, "vendor"),
+                strings(b, "model"),
+                strings(b, "revision"),
+                strings(b, "channel"),
+            );
+            let visible = visibility(b, limit);
+            for row in 0..b.num_rows() {
+                if !visible(row) {
+                    continue;
+                }
+                let (n, new) = ids.intern(aid.value(row));
+                if new {
+                    let k: ArtifactKind = kind.value(row).parse().map_err(|_| {
+                        corrupt(
+                            store,
+                            "artifacts",
+                            format!("unknown kind '{}'", kind.value(row)),
+                        )
+                    })?;
+                    kinds.push(kind_code(k));
+                }
+                if let (Some(v), Some(m), Some(c)) =
+                    (opt(vendor, row), opt(model, row), opt(channel, row))
+                {
+                    if let Ok(channel) = c.parse::<Channel>() {
+                        models.entry(n).or_insert_with(|| ModelKey {
+                            vendor: v.to_string(),
+                            model: m.to_string(),
+                            revision: opt(revision, row).map(str::to_string),
+                            channel,
+                        });
+                    }
+                }
+            }
+        }
+
+        phase("artifacts");
+        let roles: Vec<(&str, u8)> = Role::ALL
+            .iter()
+            .map(|r| (r.as_str(), role_code(*r)))
+            .collect();
+        let mut edges: Vec<(NodeId, NodeId, u8)> = Vec::with_capacity(run_rows * 4);
+        let node_of = |ids: &mut Interner, kinds: &mut Vec<u8>, key: &str, kind: u8| {
+            let (n, new) = ids.intern(key);
+            if new {
+                kinds.push(kind);
+            }
+            n
+        };
+        for b in &runs {
+            let run_id = strings(b, "run_id")
+                .ok_or_else(|| corrupt(store, "runs", "column 'run_id' is missing".into()))?;
+            let inputs = lists(b, "inputs");
+            let outputs = lists(b, "outputs");
+            let input_items = inputs.map(|l| {
+                let s = l.values().as_any().downcast_ref::<StructArray>();
+                (
+                    s.and_then(|s| s.column_by_name("artifact_id"))
+                        .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
+                    s.and_then(|s| s.column_by_name("role"))
+                        .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
+                )
+            });
+            let output_items =
+                outputs.and_then(|l| l.values().as_any().downcast_ref::<StringArray>());
+            let visible = visibility(b, limit);
+            for row in 0..b.num_rows() {
+                if !visible(row) {
+                    continue;
+                }
+                let r = node_of(&mut ids, &mut kinds, run_id.value(row), RUN_NODE);
+                if let (Some(list), Some((Some(aids), Some(rs)))) = (inputs, input_items) {
+                    if !list.is_null(row) {
+                        let offs = list.value_offsets();
+                        for j in offs[row] as usize..offs[row + 1] as usize {
+                            let role = rs.value(j);
+                            let code = roles
+                                .iter()
+                                .find(|(name, _)| *name == role)
+                                .map(|(_, c)| *c)
+                                .ok_or_else(|| {
+                                    corrupt(store, "runs", format!("unknown role '{role}'"))
+                                })?;
+                            let a = node_of(&mut ids, &mut kinds, aids.value(j), UNRECORDED);
+                            edges.push((a, r, code));
+                        }
+                    }
+                }
+                if let (Some(list), Some(items)) = (outputs, output_items) {
+                    if !list.is_null(row) {
+                        let offs = list.value_offsets();
+                        for j in offs[row] as usize..offs[row + 1] as usize {
+                            let a = node_of(&mut ids, &mut kinds, items.value(j), UNRECORDED);
+                            edges.push((r, a, OUTPUT_EDGE));
+                        }
+                    }
+                }
+            }
+        }
+        phase("runs");
+        drop(runs);
+        drop(artifacts);
+
+        let mut claimed: HashMap<NodeId, Vec<String>> = HashMap::new();
+        for b in &claims {
+            let (Some(aid), Some(lic)) = (strings(b, "artifact_id"), strings(b, "license_id"))
+            else {
+                continue;
+            };
+            let visible = visibility(b, limit);
+            for row in 0..b.num_rows() {
+                if !visible(row) {
+                    continue;
+                }
+                if let Some(n) = ids.find(aid.value(row)) {
+                    let v = claimed.entry(n).or_default();
+                    if !v.iter().any(|l| l == lic.value(row)) {
+                        v.push(lic.value(row).to_string());
+                    }
+                }
+            }
+        }
+
+        let nodes = ids.len();
+        let down = Csr::build(nodes, &edges, false);
+        let up = Csr::build(nodes, &edges, true);
+        phase("csr");
+        Ok(LineageIndex {
+            ids,
+            kinds,
+            models,
+            claimed,
+            down,
+            up,
+            segments: sa + sr + sc,
+        })
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.down.to.len()
+    }
+
+    pub fn node(&self, id: &str) -> Option<NodeId> {
+        self.ids.find(id)
+    }
+
+    pub fn id(&self, n: NodeId) -> &str {
+        self.ids.get(n)
+    }
+
+    pub fn is_run(&self, n: NodeId) -> bool {
+        self.kinds[n as usize] == RUN_NODE
+    }
+
+    /// The artifact kind of a node (`None` for runs and unrecorded artifacts).
+    pub fn artifact_kind(&self, n: NodeId) -> Option<ArtifactKind> {
+        ArtifactKind::ALL
+            .get(self.kinds[n as usize] as usize)
+            .copied()
+    }
+
+    pub fn model(&self, n: NodeId) -> Option<&ModelKey> {
+        self.models.get(&n)
+    }
+
+    /// Inputs of a run (artifact, role) or producers of an artifact (run, `OUTPUT_EDGE`).
+    pub fn upstream_edges(&self, n: NodeId) -> impl Iterator<Item = (NodeId, u8)> + '_ {
+        let (to, role) = self.up.row(n);
+        to.iter().copied().zip(role.iter().copied())
+    }
+
+    /// Consumers of an artifact (run, role) or outputs of a run (artifact, `OUTPUT_EDGE`).
+    pub fn downstream_edges(&self, n: NodeId) -> impl Iterator<Item = (NodeId, u8)> + '_ {
+        let (to, role) = self.down.row(n);
+        to.iter().copied().zip(role.iter().copied())
+    }
+
+    /// Every node upstream of `root` (itself included), breadth first.
+    pub fn upstream(&self, root: NodeId) -> Vec<NodeId> {
+        self.walk(root, &self.up)
+    }
+
+    /// Every node downstream of `root` (itself included), breadth first.
+    pub fn downstream(&self, root: NodeId) -> Vec<NodeId> {
+        self.walk(root, &self.down)
+    }
+
+    fn walk(&self, root: NodeId, csr: &Csr) -> Vec<NodeId> {
+        let mut seen = vec![0u64; self.node_count().div_ceil(64)];
+        let mut order = vec![root];
+        seen[root as usize / 64] |= 1 << (root % 64);
+        let mut head = 0;
+        while head < order.len() {
+            let n = order[head];
+            head += 1;
+            for &next in csr.row(n).0 {
+                let (w, b) = (next as usize / 64, 1u64 << (next % 64));
+                if seen[w] & b == 0 {
+                    seen[w] |= b;
+                    order.push(next);
+                }
+            }
+        }
+        order
+    }
+
+    /// Nodes in topological order (inputs before runs, runs before outputs), then the nodes on
+    /// or behind cycles, which no order can place; the second value is where those start.
+    pub fn topological_order(&self) -> (Vec<NodeId>, usize) {
+        let n = self.node_count();
+        let mut indegree: Vec<u32> = (0..n)
+            .map(|i| self.up.off[i + 1] - self.up.off[i])
+            .collect();
+        let mut order: Vec<NodeId> = (0..n as NodeId)
+            .filter(|&i| indegree[i as usize] == 0)
+            .collect();
+        let mut head = 0;
+        while head < order.len() {
+            let v = order[head];
+            head += 1;
+            for &next in self.down.row(v).0 {
+                indegree[next as usize] -= 1;
+                if indegree[next as usize] == 0 {
+                    order.push(next);
+                }
+            }
+        }
+        let placed = order.len();
+        if placed < n {
+            order.extend((0..n as NodeId).filter(|&i| indegree[i as usize] > 0));
+        }
+        (order, placed)
+    }
+
+    /// Licenses governing a model node: recorded claims, then catalog assignments (any date).
+    pub fn licenses<'c>(
+        &self,
+        catalog: &'c Catalog,
+        n: NodeId,
+    ) -> Vec<&'c crate::catalog::LicenseEntry> {
+        let mut out: Vec<&crate::catalog::LicenseEntry> = Vec::new();
+        for id in self.claimed.get(&n).into_iter().flatten() {
+            if let Some(e) = catalog.license(id) {
+                if !out.iter().any(|x| x.id == e.id) {
+                    out.push(e);
+                }
+            }
+        }
+        if let Some(m) = self.models.get(&n) {
+            for a in
+                catalog.assignments(&m.vendor, &m.model, m.revision.as_deref(), m.channel, None)
+            {
+                if let Some(e) = catalog.license(&a.license) {
+                    if !out.iter().any(|x| x.id == e.id) {
+                        out.push(e);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether an artifact is a model whose own terms matter (as the audit decides it: an
+    /// external model, a vendor's model, or anything carrying license claims).
+    pub fn is_licensed_model(&self, n: NodeId) -> bool {
+        self.artifact_kind(n) == Some(ArtifactKind::ExternalModel)
+            || self.models.contains_key(&n)
+            || self.claimed.contains_key(&n)
+    }
+
+    /// Models whose terms restrict training on their outputs or weights: under some license
+    /// that governs them, the most restrictive claim (primary claims first, as the default
+    /// trust rule reads them) is anything but "allowed".
+    pub fn restricted_models(&self, catalog: &Catalog) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = (0..self.node_count() as NodeId)
+            .filter(|&n| !self.is_run(n) && self.is_licensed_model(n))
+            .filter(|&n| {
+                self.licenses(catalog, n).iter().any(|entry| {
+                    ClaimSubject::ALL.iter().any(|&subject| {
+                        let mut claims: Vec<_> = entry.claims_about(subject).collect();
+                        if claims.is_empty() {
+                            claims = entry.claims_about(ClaimSubject::Outputs).collect();
+                        }
+                        let primary: Vec<_> = claims
+                            .iter()
+                            .copied()
+                            .filter(|c| c.confidence == crate::records::Confidence::Primary)
+                            .collect();
+                        let pool = if primary.is_empty() {
+                            &claims
+                        } else {
+                            &primary
+                        };
+                        pool.iter()
+                            .map(|c| c.class)
+                            .max_by_key(|c| c.restrictiveness())
+                            .is_some_and(|c| c != TermClass::Allowed)
+                    })
+                })
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Which runs have a restricted model upstream, along the edges that carry restrictions
+    /// (the audit's propagation rules: evaluation data carries nothing; what a model generates
+    /// carries its own terms, and, when `restrictions_travel`, everything the model derives
+    /// from). One pass in topological order over a bitset per node, one bit per restricted
+    /// model; nodes on cycles are iterated to a fixpoint.
+    pub fn restricted_runs(&self, catalog: &Catalog, restrictions_travel: bool) -> Vec<NodeId> {
+        let models = self.restricted_models(catalog);
+        let words = models.len().div_ceil(64).max(1);
+        let n = self.node_count();
+        let mut bit_of: HashMap<NodeId, usize> = HashMap::new();
+        for (i, &m) in models.iter().enumerate() {
+            bit_of.insert(m, i);
+        }
+        let mut bits = vec![0u64; n * words];
+        let (order, placed) = self.topological_order();
+        let eval = role_code(Role::EvalData);
+        let base = role_code(Role::BaseWeights);
+        let carries_outputs = [
+            Role::Generator,
+            Role::Teacher,
+            Role::Judge,
+            Role::RewardModel,
+        ]
+        .map(role_code);
+        let mut acc = vec![0u64; words];
+        let mut step = |v: NodeId, bits: &mut Vec<u64>| -> bool {
+            acc.iter_mut().for_each(|w| *w = 0);
+            let (from, roles) = self.up.row(v);
+            let run = self.is_run(v);
+            for (&u, &role) in from.iter().zip(roles) {
+                if run {
+                    if role == eval {
+                        continue;
+                    }
+                    if role == base || carries_outputs.contains(&role) {
+                        if let Some(&b) = bit_of.get(&u) {
+                            acc[b / 64] |= 1 << (b % 64);
+                        }
+                        if role != base && !restrictions_travel {
+                            continue;
+                        }
+                    }
+                }
+                let src = &bits[u as usize * words..u as usize * words + words];
+                for (a, s) in acc.iter_mut().zip(src) {
+                    *a |= *s;
+                }
+            }
+            let dst = &mut bits[v as usize * words..v as usize * words + words];
+            let changed = dst.iter().zip(&acc).any(|(d, a)| d | a != *d);
+            for (d, a) in dst.iter_mut().zip(&acc) {
+                *d |= *a;
+            }
+            changed
+        };
+        for &v in &order[..placed] {
+            step(v, &mut bits);
+        }
+        // Cycles: repeat over the rest until nothing changes (unions only grow).
+        loop {
+            let mut changed = false;
+            for &v in &order[placed..] {
+                changed |= step(v, &mut bits);
+            }
+            if !changed {
+                break;
+            }
+        }
+        (0..n as NodeId)
+            .filter(|&v| {
+                self.is_run(v)
+                    && bits[v as usize * words..v as usize * words + words]
+                        .iter()
+                        .any(|w| *w != 0)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::*;
+
+    #[test]
+    fn interner_finds_what_it_stored_across_growth() {
+        let mut i = Interner::with_capacity(4, 16);
+        let keys: Vec<String> = (0..1000).map(|n| format!("blake3:{n:064}")).collect();
+        for (n, k) in keys.iter().enumerate() {
+            assert_eq!(i.intern(k), (n as NodeId, true));
+        }
+        for (n, k) in keys.iter().enumerate() {
+            assert_eq!(i.find(k), Some(n as NodeId));
+            assert_eq!(i.intern(k), (n as NodeId, false));
+            assert_eq!(i.get(n as NodeId), k);
+        }
+        assert_eq!(i.find("blake3:nope"), None);
+    }
+
+    #[test]
+    fn index_matches_the_store_and_finds_restricted_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap();
+        let model_id = id::external_model(
+            "meta-llama",
+            "Llama-3.1-70B-Instruct",
+            Some("main"),
+            Channel::Weights,
+        );
+        let mut model = ArtifactRecord::new(model_id.clone(), ArtifactKind::ExternalModel);
+        model.vendor = Some("meta-llama".into());
+        model.model = Some("Llama-3.1-70B-Instruct".into());
+        model.revision = Some("main".into());
+        model.channel = Some(Channel::Weights);
+        let data = |n: u8| crate::records::testing::dataset(n);
+        let run = |name: &str, inputs: Vec<(String, Role)>, out: String| RunRecord {
+            record_id: String::new(),
+            run_id: id::derived_run(name.as_bytes()),
+            kind: RunKind::Generate,
+            name: Some(name.into()),
+            status: RunStatus::Succeeded,
+            started_at: None,
+            ended_at: None,
+            inputs: inputs
+                .into_iter()
+                .map(|(artifact_id, role)| RunInput { artifact_id, role })
+                .collect(),
+            outputs: vec![out],
+            recorded_at: now(),
+            recorded_by: "u@h".into(),
+        };
+        let (d0, d1, d2, d3) = (data(0), data(1), data(2), data(3));
+        let batch = Batch {
+            artifacts: vec![model, d0.clone(), d1.clone(), d2.clone(), d3.clone()],
+            runs: vec![
+                // model generates d1 from d0; d1 feeds d2; d3 only evaluates against d1.
+                run(
+                    "gen",
+                    vec![
+                        (model_id.clone(), Role::Generator),
+                        (d0.artifact_id.clone(), Role::Source),
+                    ],
+                    d1.artifact_id.clone(),
+                ),
+                run(
+                    "mix",
+                    vec![(d1.artifact_id.clone(), Role::TrainingData)],
+                    d2.artifact_id.clone(),
+                ),
+                run(
+                    "eval",
+                    vec![(d1.artifact_id.clone(), Role::EvalData)],
+                    d3.artifact_id.clone(),
+                ),
+            ],
+            ..Default::default()
+        };
+        store.append(batch).unwrap();
+        let index = LineageIndex::load(&store, None).unwrap();
+        assert_eq!(index.node_count(), 8);
+        assert_eq!(index.edge_count(), 7);
+        let catalog = Catalog::builtin().unwrap();
+        let m = index.node(&model_id).unwrap();
+        assert_eq!(index.restricted_models(&catalog), vec![m]);
+        let flagged: Vec<&str> = index
+            .restricted_runs(&catalog, true)
+            .into_iter()
+            .map(|n| index.id(n))
+            .collect();
+        let gen = id::derived_run(b"gen");
+        let mix = id::derived_run(b"mix");
+        assert_eq!(flagged.len(), 2);
+        assert!(flagged.contains(&gen.as_str()) && flagged.contains(&mix.as_str()));
+        let up = index.upstream(index.node(&d2.artifact_id).unwrap());
+        assert_eq!(up.len(), 6); // d2, mix, d1, gen, model, d0
+    }
+}
