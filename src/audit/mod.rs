@@ -426,7 +426,9 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
             let mut found = Vec::new();
             for exposure in &exposures {
                 if let Some(dataset) = exposure.cleared_by {
-                    found.push(cleared_note(&ctx, run, target, exposure, dataset));
+                    if let Some(model) = exposure_model(&ctx, exposure) {
+                        found.push(cleared_note(&ctx, run, target, model, exposure, dataset));
+                    }
                     continue;
                 }
                 let first = found.len();
@@ -502,12 +504,7 @@ fn apply_share(ctx: &Ctx, share: Share, f: &mut Finding) {
     let Node::Artifact(id) = &ctx.graph.graph[share.dataset] else {
         return;
     };
-    let label = ctx
-        .view
-        .artifacts
-        .get(id)
-        .map(|a| a.label())
-        .unwrap_or_else(|| short_id(id));
+    let label = node_label(ctx, share.dataset);
     let fraction = |rows: u64| {
         if share.total == 0 {
             0.0
@@ -551,18 +548,10 @@ fn cleared_note(
     ctx: &Ctx,
     run: &Run,
     target: Option<&Artifact>,
+    model: &Artifact,
     e: &Exposure,
     dataset: NodeIndex,
 ) -> Finding {
-    let label = |n: NodeIndex| match &ctx.graph.graph[n] {
-        Node::Artifact(id) => ctx
-            .view
-            .artifacts
-            .get(id)
-            .map(|a| a.label())
-            .unwrap_or_else(|| short_id(id)),
-        Node::Run(id) => short_id(id),
-    };
     let ancestor = e
         .share
         .map(|s| {
@@ -570,33 +559,51 @@ fn cleared_note(
                 " ({} of {} rows of {})",
                 group_digits(s.rows),
                 group_digits(s.total),
-                label(s.dataset)
+                node_label(ctx, s.dataset)
             )
         })
         .unwrap_or_default();
-    let verb = match e.via {
-        ClaimSubject::Outputs => "outputs",
-        ClaimSubject::Weights => "weights",
-    };
-    let mut f = plain(
-        ctx.policy,
-        codes::CLEARED_BY_COMPOSITION,
-        format!(
-            "{verb} of {} reached an ancestor{ancestor}, but the recorded composition of {} has no rows from it: no restriction on {}",
-            label(e.model),
-            label(dataset),
-            target.map(|t| t.label()).unwrap_or_else(|| "its output".into())
-        ),
+    let message = format!(
+        "{} of {} reached an ancestor{ancestor}, but the recorded composition of {} has no rows from it: no restriction on {}",
+        e.via.as_str(),
+        model.label(),
+        node_label(ctx, dataset),
+        target.map(|t| t.label()).unwrap_or_else(|| "its output".into())
     );
-    let Node::Artifact(model_id) = &ctx.graph.graph[e.model] else {
-        return f;
-    };
+    // L109 names no distribution: the target's release does not change that it is clear.
+    exposure_finding(
+        ctx,
+        codes::CLEARED_BY_COMPOSITION,
+        message,
+        run,
+        target,
+        None,
+        model,
+        e,
+    )
+}
+
+/// A finding about an exposure that reached a run: the run, its target, the model, how and
+/// when the model reached it, and the evidence path.
+#[allow(clippy::too_many_arguments)]
+fn exposure_finding(
+    ctx: &Ctx,
+    code: &'static str,
+    message: String,
+    run: &Run,
+    target: Option<&Artifact>,
+    distribution: Option<Distribution>,
+    model: &Artifact,
+    e: &Exposure,
+) -> Finding {
+    let mut f = plain(ctx.policy, code, message);
     f.run = Some(run.id.clone());
     f.target = target.map(|t| t.id.clone());
     f.target_label = target.map(|t| t.label());
-    f.model = Some(model_id.clone());
-    f.model_label = Some(label(e.model));
-    f.channel = ctx.view.artifacts.get(model_id).and_then(|a| a.channel);
+    f.target_distribution = distribution;
+    f.model = Some(model.id.clone());
+    f.model_label = Some(model.label());
+    f.channel = model.channel;
     f.via = Some(e.via);
     f.generated_at = if e.via == ClaimSubject::Outputs {
         e.at
@@ -609,6 +616,27 @@ fn cleared_note(
         .map(|(n, role)| step(ctx, *n, *role))
         .collect();
     f
+}
+
+/// The restricted model of an exposure (exposures start only at recorded models).
+fn exposure_model<'a>(ctx: &Ctx<'a>, e: &Exposure) -> Option<&'a Artifact> {
+    match &ctx.graph.graph[e.model] {
+        Node::Artifact(id) => ctx.view.artifacts.get(id),
+        Node::Run(_) => None,
+    }
+}
+
+/// An artifact node's label for people (a short id when no record describes it).
+fn node_label(ctx: &Ctx, n: NodeIndex) -> String {
+    match &ctx.graph.graph[n] {
+        Node::Artifact(id) => ctx
+            .view
+            .artifacts
+            .get(id)
+            .map(|a| a.label())
+            .unwrap_or_else(|| short_id(id)),
+        Node::Run(id) => short_id(id),
+    }
 }
 
 /// G203: datasets whose composition leaves rows of unknown origin.
@@ -1106,10 +1134,7 @@ fn evaluate(
     e: &Exposure,
     out: &mut Vec<Finding>,
 ) {
-    let Node::Artifact(model_id) = &ctx.graph.graph[e.model] else {
-        return;
-    };
-    let Some(model) = ctx.view.artifacts.get(model_id) else {
+    let Some(model) = exposure_model(ctx, e) else {
         return;
     };
     let (distributed, distribution) = is_distributed(ctx, target);
@@ -1122,26 +1147,7 @@ fn evaluate(
         .map(|t| format!("{} ({})", t.label(), short_id(&t.id)))
         .unwrap_or_else(|| "its output".into());
     let base = |code: &'static str, message: String| {
-        let mut f = plain(ctx.policy, code, message);
-        f.run = Some(run.id.clone());
-        f.target = target.map(|t| t.id.clone());
-        f.target_label = target.map(|t| t.label());
-        f.target_distribution = distribution;
-        f.model = Some(model.id.clone());
-        f.model_label = Some(model.label());
-        f.channel = model.channel;
-        f.via = Some(e.via);
-        f.generated_at = if e.via == ClaimSubject::Outputs {
-            e.at
-        } else {
-            None
-        };
-        f.path = e
-            .path()
-            .iter()
-            .map(|(n, role)| step(ctx, *n, *role))
-            .collect();
-        f
+        exposure_finding(ctx, code, message, run, target, distribution, model, e)
     };
 
     let node = ctx.graph.node(&model.id).unwrap_or(e.model);
