@@ -48,37 +48,9 @@ from ._api import (
     tag_other,
     tag_synthetic,
 )
+from . import _api
 from ._mlprov import __version__
 
-__all__ = [
-    "Artifact",
-    "AuditReport",
-    "Finding",
-    "Lineage",
-    "LineageEdge",
-    "LineageNode",
-    "MlprovError",
-    "MlprovWarning",
-    "Run",
-    "Store",
-    "__version__",
-    "active_run",
-    "audit",
-    "get_store",
-    "init",
-    "lineage",
-    "log_input",
-    "log_output",
-    "open_store",
-    "record_run",
-    "release",
-    "set_store",
-    "set_strict",
-    "show",
-    "start_run",
-    "tag_checkpoint",
-    "tag_dataset",
-    "tag_model",
-    "tag_other",
-    "tag_synthetic",
-]
+# The public names are _api's (one list to keep), plus the version.
+__all__ = ["__version__"]
+__all__ += _api.__all__
