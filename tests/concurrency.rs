@@ -6,6 +6,8 @@
 //! The three tests take a process-wide lock so they do not run over each other: their timings
 //! (and the spread of the kill delays) mean something only when each has the machine to itself.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -66,17 +68,9 @@ fn content(n: u64) -> Vec<u8> {
     body
 }
 
-/// Write files `first..first+count` into `dir`; returns (path, expected artifact id) pairs.
+/// Write files `first..first+count` into `dir`; returns (path, expected artifact id).
 fn make_files(dir: &Path, first: u64, count: u64) -> Vec<(PathBuf, String)> {
-    std::fs::create_dir_all(dir).unwrap();
-    (first..first + count)
-        .map(|n| {
-            let path = dir.join(format!("f{n:06}.txt"));
-            let bytes = content(n);
-            std::fs::write(&path, &bytes).unwrap();
-            (path, format!("blake3:{}", blake3::hash(&bytes).to_hex()))
-        })
-        .collect()
+    common::make_files(dir, first, count, content)
 }
 
 /// Artifact ids listed by `ls --format json`; Err with the output when the command fails.

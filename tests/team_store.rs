@@ -234,15 +234,7 @@ fn content(n: u64) -> Vec<u8> {
 
 /// Write files `first..first+count` into `dir`; returns (path, expected artifact id).
 fn make_files(dir: &Path, first: u64, count: u64) -> Vec<(PathBuf, String)> {
-    std::fs::create_dir_all(dir).unwrap();
-    (first..first + count)
-        .map(|n| {
-            let path = dir.join(format!("f{n:06}.txt"));
-            let bytes = content(n);
-            std::fs::write(&path, &bytes).unwrap();
-            (path, format!("blake3:{}", blake3::hash(&bytes).to_hex()))
-        })
-        .collect()
+    common::make_files(dir, first, count, content)
 }
 
 /// Acknowledged artifact ids among `--format json` tag output lines.

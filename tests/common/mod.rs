@@ -172,3 +172,22 @@ pub fn validate_with(script: &str, args: &[&std::ffi::OsStr]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Write files `first..first+count` (named `fNNNNNN.txt`, bytes from `content(n)`) into `dir`;
+/// returns (path, expected artifact id) pairs.
+pub fn make_files(
+    dir: &Path,
+    first: u64,
+    count: u64,
+    content: impl Fn(u64) -> Vec<u8>,
+) -> Vec<(PathBuf, String)> {
+    std::fs::create_dir_all(dir).unwrap();
+    (first..first + count)
+        .map(|n| {
+            let path = dir.join(format!("f{n:06}.txt"));
+            let bytes = content(n);
+            std::fs::write(&path, &bytes).unwrap();
+            (path, format!("blake3:{}", blake3::hash(&bytes).to_hex()))
+        })
+        .collect()
+}
