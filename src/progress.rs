@@ -55,3 +55,31 @@ impl Progress {
         }
     }
 }
+
+/// Phase timings on stderr when `MLPROV_TIMING` is set (for profiling large stores).
+pub struct PhaseTimer {
+    what: &'static str,
+    start: std::time::Instant,
+    enabled: bool,
+}
+
+impl PhaseTimer {
+    pub fn new(what: &'static str) -> Self {
+        PhaseTimer {
+            what,
+            start: std::time::Instant::now(),
+            enabled: std::env::var_os("MLPROV_TIMING").is_some(),
+        }
+    }
+
+    /// Print the time since the timer started, labelled with the phase just finished.
+    pub fn phase(&self, name: &str) {
+        if self.enabled {
+            eprintln!(
+                "{} {name}: {:.3}s",
+                self.what,
+                self.start.elapsed().as_secs_f64()
+            );
+        }
+    }
+}

@@ -13,7 +13,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use serde::Serialize;
 
-use mlprov::audit::{self, AuditOptions};
+use mlprov::audit;
 use mlprov::catalog::Catalog;
 use mlprov::composition::{self, SourceMap};
 use mlprov::graph::render::{self, LineageReport};
@@ -543,21 +543,15 @@ impl PyStore {
             let policy =
                 Policy::locate(policy.as_deref(), self.inner.project_dir()).map_err(py_err)?;
             let catalog = Catalog::for_audit(catalog.as_deref(), Some(&policy)).map_err(py_err)?;
-            let view = self.view(as_of)?;
-            let mut opts = AuditOptions::default();
-            for r in &assume_released {
-                opts.assume_released
-                    .push(reference::resolve_artifact(&self.inner, &view, r).map_err(py_err)?);
-            }
-            if let Some(s) = &scope {
-                opts.scope = Some(
-                    reference::resolve(&self.inner, &view, s)
-                        .map_err(py_err)?
-                        .id()
-                        .to_string(),
-                );
-            }
-            let report = audit::audit(&view, &catalog, &policy, &opts);
+            let report = audit::audit_references(
+                &self.inner,
+                &catalog,
+                &policy,
+                &assume_released,
+                scope.as_deref(),
+                as_of,
+            )
+            .map_err(py_err)?;
             if format == "text" {
                 Ok(audit::render::report_text(&report, false))
             } else {

@@ -19,7 +19,10 @@
 //! 4. Waivers turn matching findings into waived ones; unused and expired waivers are reported.
 
 pub mod codes;
+pub mod plan;
 pub mod render;
+
+pub use plan::{audit_references, audit_store};
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -220,6 +223,11 @@ struct Exposure {
     /// How the model first entered the lineage (outputs used, or weights derived from).
     origin: ClaimSubject,
     at: Option<DateTime<Utc>>,
+    /// Which span of the model's license assignments `at` falls in (see
+    /// [`Catalog::assignment_boundaries`]): exposures of one model that differ only in a moment
+    /// within one span meet the same terms, so they count as one (else a model used by
+    /// thousands of runs would reach each descendant once per run).
+    epoch: Option<usize>,
     /// Graph nodes from the model to the current node, with the role used to leave each:
     /// the last step of a shared chain, so extending an exposure costs one link, not a copy.
     path: Rc<Link>,
@@ -275,8 +283,8 @@ impl Exposure {
         steps
     }
 
-    fn key(&self) -> (NodeIndex, ClaimSubject, Option<i64>) {
-        (self.model, self.via, self.at.map(|t| t.timestamp()))
+    fn key(&self) -> (NodeIndex, ClaimSubject, Option<usize>) {
+        (self.model, self.via, self.epoch)
     }
 
     fn extended(&self, step: NodeIndex, role_into_step: Option<Role>) -> Exposure {
@@ -328,6 +336,43 @@ struct Ctx<'a> {
     at: DateTime<Utc>,
     /// Licenses of a model at a moment, looked up once per (model, moment).
     licenses: RefCell<HashMap<(NodeIndex, Option<i64>), Rc<LicensesOf<'a>>>>,
+    /// Assignment boundaries of a model, looked up once per model.
+    boundaries: RefCell<HashMap<NodeIndex, Rc<Vec<DateTime<Utc>>>>>,
+}
+
+impl Ctx<'_> {
+    /// The span of `model`'s license assignments that `at` falls in.
+    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
+        let at = at?;
+        let bounds = Rc::clone(
+            self.boundaries
+                .borrow_mut()
+                .entry(model)
+                .or_insert_with(|| {
+                    let artifact = match &self.graph.graph[model] {
+                        Node::Artifact(id) => self.view.artifacts.get(id),
+                        Node::Run(_) => None,
+                    };
+                    Rc::new(
+                        match artifact
+                            .and_then(|a| Some((a.vendor.as_ref()?, a.model.as_ref()?, a)))
+                        {
+                            Some((vendor, name, a)) => match a.channel {
+                                Some(channel) => self.catalog.assignment_boundaries(
+                                    vendor,
+                                    name,
+                                    a.revision.as_deref(),
+                                    channel,
+                                ),
+                                None => Vec::new(),
+                            },
+                            None => Vec::new(),
+                        },
+                    )
+                }),
+        );
+        Some(bounds.partition_point(|b| *b <= at))
+    }
 }
 
 /// Licenses that govern a model (with why), and license ids the catalog does not know.
@@ -343,6 +388,7 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         opts,
         at: view.as_of.unwrap_or_else(Utc::now),
         licenses: RefCell::new(HashMap::new()),
+        boundaries: RefCell::new(HashMap::new()),
     };
     let mut findings = Vec::new();
 
@@ -764,6 +810,10 @@ fn merge(into: &mut Vec<Exposure>, e: Exposure) {
     match into.iter_mut().find(|x| x.key() == e.key()) {
         None => into.push(e),
         Some(x) if x.cleared_by.is_some() && e.cleared_by.is_none() => *x = e,
+        // Of two equal exposures the shorter path is the better evidence.
+        Some(x) if x.cleared_by.is_some() == e.cleared_by.is_some() && e.path.len < x.path.len => {
+            *x = e
+        }
         Some(_) => {}
     }
 }
@@ -847,6 +897,7 @@ fn run_inputs_exposures(
                         via: ClaimSubject::Outputs,
                         origin: ClaimSubject::Outputs,
                         at: when,
+                        epoch: ctx.epoch(a_node, when),
                         path: Link::start(a_node, input.role),
                         share: None,
                         cleared_by: None,
@@ -859,6 +910,7 @@ fn run_inputs_exposures(
                         let mut e = through(e);
                         e.via = ClaimSubject::Outputs;
                         e.at = when;
+                        e.epoch = ctx.epoch(e.model, when);
                         merge(&mut incoming, e);
                     }
                 }
@@ -870,6 +922,7 @@ fn run_inputs_exposures(
                         via: ClaimSubject::Weights,
                         origin: ClaimSubject::Weights,
                         at: when,
+                        epoch: ctx.epoch(a_node, when),
                         path: Link::start(a_node, input.role),
                         share: None,
                         cleared_by: None,

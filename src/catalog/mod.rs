@@ -626,6 +626,28 @@ impl Catalog {
         found
     }
 
+    /// The moments at which the set of assignments in force for a model changes (each
+    /// matching assignment's `from` and `until`), sorted: two moments with as many boundaries
+    /// at or before them see the same assignments, so the audit treats them as one.
+    pub fn assignment_boundaries(
+        &self,
+        vendor: &str,
+        model: &str,
+        revision: Option<&str>,
+        channel: Channel,
+    ) -> Vec<DateTime<Utc>> {
+        let mut out: Vec<DateTime<Utc>> = self
+            .assignments(vendor, model, revision, channel, None)
+            .into_iter()
+            .flat_map(|a| [a.from, a.until])
+            .flatten()
+            .filter_map(|d| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The family of a model (from its most specific assignment on any channel).
     pub fn family_of(&self, vendor: &str, model: &str) -> Option<&str> {
         self.models

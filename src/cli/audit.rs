@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::output::{self, parse_time};
 use super::{Context, Format};
-use crate::audit::{self, AuditOptions};
+use crate::audit;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result, EXIT_OK, EXIT_PROBLEMS};
 use crate::policy::{Policy, Severity};
@@ -89,16 +89,14 @@ pub fn audit(ctx: &Context, args: AuditArgs) -> Result<i32> {
     let policy = Policy::locate(args.policy.as_deref(), store.project_dir())?;
     let catalog = catalog_for(args.catalog.as_ref(), Some(&policy))?;
     let as_of = args.as_of.as_deref().map(parse_time).transpose()?;
-    let view = View::build(&store.load()?, as_of);
-    let mut opts = AuditOptions::default();
-    for r in &args.assume_released {
-        opts.assume_released
-            .push(reference::resolve_artifact(&store, &view, r)?);
-    }
-    if let Some(s) = &args.scope {
-        opts.scope = Some(reference::resolve(&store, &view, s)?.id().to_string());
-    }
-    let report = audit::audit(&view, &catalog, &policy, &opts);
+    let report = audit::audit_references(
+        &store,
+        &catalog,
+        &policy,
+        &args.assume_released,
+        args.scope.as_deref(),
+        as_of,
+    )?;
     if format == Format::Json {
         output::json_pretty(&report)?;
     } else {

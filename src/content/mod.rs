@@ -206,6 +206,7 @@ fn walk(root: &Path) -> Result<Walk> {
     while let Some((dir_index, ancestors)) = stack.pop() {
         let dir = walk.dirs[dir_index].clone();
         let read = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "listing directory", e))?;
+        let mut listed: Vec<(PathBuf, String)> = Vec::new();
         for item in read {
             let item = item.map_err(|e| Error::io(&dir, "listing directory", e))?;
             let path = item.path();
@@ -213,10 +214,14 @@ fn walk(root: &Path) -> Result<Walk> {
                 .file_name()
                 .into_string()
                 .map_err(|_| Error::NonUtf8Path { path: path.clone() })?;
-            if name == STORE_DIR_NAME {
-                continue;
+            if name != STORE_DIR_NAME {
+                listed.push((path, name));
             }
-            let meta = metadata(&path)?;
+        }
+        // One `stat` per entry is most of a re-tag: on both cores.
+        let metas: Vec<Result<Metadata>> = listed.par_iter().map(|(p, _)| metadata(p)).collect();
+        for ((path, name), meta) in listed.into_iter().zip(metas) {
+            let meta = meta?;
             if meta.is_dir() {
                 let key = (meta.dev(), meta.ino());
                 if ancestors.contains(&key) {
@@ -253,13 +258,41 @@ fn walk(root: &Path) -> Result<Walk> {
 fn hash_tree(root: &Path, opts: &HashOptions<'_>) -> Result<ContentId> {
     let walk = walk(root)?;
     let progress = Progress::bytes(walk.total_bytes, "hashing", opts.progress);
-    // Hash every file, in parallel across files; a miss in the stat cache reads the file.
+    // The stat cache first, one directory (one cache shard) at a time.
+    let mut cached: Vec<Option<String>> = vec![None; walk.entries.len()];
+    if let Some(cache) = opts.cache {
+        let mut files_of: Vec<Vec<usize>> = vec![Vec::new(); walk.dirs.len()];
+        for (i, entry) in walk.entries.iter().enumerate() {
+            if matches!(entry.kind, EntryKind::File { .. }) {
+                files_of[entry.parent].push(i);
+            }
+        }
+        for (dir, files) in walk.dirs.iter().zip(&files_of) {
+            if files.is_empty() {
+                continue;
+            }
+            let queries: Vec<(&str, FileStat)> = files
+                .iter()
+                .map(|&i| match &walk.entries[i].kind {
+                    EntryKind::File { meta, .. } => {
+                        (walk.entries[i].name.as_str(), FileStat::of(meta))
+                    }
+                    EntryKind::Dir { .. } => unreachable!("files only"),
+                })
+                .collect();
+            for (&i, hit) in files.iter().zip(cache.lookup_dir(dir, &queries)) {
+                cached[i] = hit;
+            }
+        }
+    }
+    // Then hash what the cache did not know, in parallel across files.
     let file_digests: Vec<Option<Result<(String, u64)>>> = walk
         .entries
         .par_iter()
-        .map(|entry| match &entry.kind {
+        .zip(cached.into_par_iter())
+        .map(|(entry, hit)| match &entry.kind {
             EntryKind::File { path, meta } => Some((|| {
-                if let Some(hex) = opts.cache.and_then(|c| c.lookup(path, &FileStat::of(meta))) {
+                if let Some(hex) = hit {
                     progress.inc(meta.len());
                     return Ok((hex, 0));
                 }

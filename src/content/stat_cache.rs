@@ -103,6 +103,30 @@ impl StatCache {
         })
     }
 
+    /// Cached digests of many files of one directory (one shard, one lock): what a re-tag of
+    /// a folder asks for every file.
+    pub fn lookup_dir(&self, dir: &Path, files: &[(&str, FileStat)]) -> Vec<Option<String>> {
+        // The shard key exactly as `remember` derives it from a file's path.
+        let Some((parent, _)) = files
+            .first()
+            .and_then(|(name, _)| Self::split(&dir.join(name)))
+        else {
+            return vec![None; files.len()];
+        };
+        self.with_shard(&parent, |shard| {
+            files
+                .iter()
+                .map(|(name, stat)| {
+                    shard
+                        .files
+                        .get(*name)
+                        .filter(|c| &c.stat == stat)
+                        .map(|c| c.blake3.clone())
+                })
+                .collect()
+        })
+    }
+
     /// Remember a digest computed from a read that began at `hash_started`.
     pub fn remember(&self, path: &Path, stat: FileStat, blake3: &str, hash_started: SystemTime) {
         let Some((parent, name)) = Self::split(path) else {

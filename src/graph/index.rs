@@ -7,7 +7,7 @@
 //! per row: ids are interned into one byte arena, the columns are read in place, and only the
 //! columns that carry identity and edges are decoded at all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use arrow_array::{
     Array, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
@@ -16,8 +16,10 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::{Catalog, ClaimSubject, TermClass};
 use crate::error::Result;
-use crate::records::{ArtifactKind, Channel, Role};
+use crate::records::{ArtifactKind, Channel, Role, RunKind};
 use crate::store::Store;
+
+mod cache;
 
 /// Node index in a [`LineageIndex`].
 pub type NodeId = u32;
@@ -234,8 +236,16 @@ pub struct LineageIndex {
     /// Per node: the artifact kind's index, [`UNRECORDED`], or [`RUN_NODE`].
     kinds: Vec<u8>,
     models: HashMap<NodeId, ModelKey>,
+    /// Artifacts recorded with a vendor (models, even without a model name or channel).
+    vendored: HashSet<NodeId>,
     /// License ids recorded on artifacts (license claims).
     claimed: HashMap<NodeId, Vec<String>>,
+    /// What each run did (its first record's kind), by node; `None` for artifacts.
+    run_kinds: Vec<Option<RunKind>>,
+    /// Artifacts with at least one release record (whatever its distribution).
+    released: HashSet<NodeId>,
+    /// Datasets with a recorded row composition.
+    composed: HashSet<NodeId>,
     /// Data-flow direction: artifact → run (input, with role), run → artifact (output).
     down: Csr,
     up: Csr,
@@ -278,17 +288,33 @@ fn corrupt(store: &Store, table: &str, reason: String) -> crate::Error {
 }
 
 impl LineageIndex {
-    /// Build the index from a store, as of a moment (records recorded later are ignored).
+    /// The index of a store, as of a moment (records recorded later are ignored). The
+    /// index of the store as it is now is kept in the local cache folder and reused while
+    /// the segment listing is unchanged (see `cache`).
     pub fn load(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
+        if as_of.is_some() || !cache::enabled() {
+            return Self::build(store, as_of);
+        }
+        let key = cache::listing_key(store)?;
+        if let Some(index) = cache::read(store, &key) {
+            return Ok(index);
+        }
+        let index = Self::build(store, None)?;
+        // Written only if no segment came or went meanwhile: then the index is exactly the
+        // listing's.
+        if cache::listing_key(store)? == key {
+            cache::write(store, &key, &index);
+        }
+        Ok(index)
+    }
+
+    /// Build the index from the store's segments.
+    pub fn build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
         let limit = as_of.map(|t| t.timestamp_micros());
-        let clock = std::time::Instant::now();
-        let phase = |name: &str| {
-            if std::env::var_os("MLPROV_TIMING").is_some() {
-                eprintln!("index {name}: {:.3}s", clock.elapsed().as_secs_f64());
-            }
-        };
+        let timer = crate::progress::PhaseTimer::new("index");
+        let phase = |name: &str| timer.phase(name);
         // The three tables are independent reads; decode them side by side.
-        let ((artifacts, runs), claims) = rayon::join(
+        let ((artifacts, runs), (claims, releases)) = rayon::join(
             || {
                 rayon::join(
                     || {
@@ -301,23 +327,35 @@ impl LineageIndex {
                                 "model",
                                 "revision",
                                 "channel",
+                                "composition_column",
                                 "recorded_at",
                             ],
                         )
                     },
-                    || store.load_columns("runs", &["run_id", "inputs", "outputs", "recorded_at"]),
+                    || {
+                        store.load_columns(
+                            "runs",
+                            &["run_id", "kind", "inputs", "outputs", "recorded_at"],
+                        )
+                    },
                 )
             },
             || {
-                store.load_columns(
-                    "license_claims",
-                    &["artifact_id", "license_id", "recorded_at"],
+                rayon::join(
+                    || {
+                        store.load_columns(
+                            "license_claims",
+                            &["artifact_id", "license_id", "recorded_at"],
+                        )
+                    },
+                    || store.load_columns("releases", &["artifact_id", "recorded_at"]),
                 )
             },
         );
         let (artifacts, sa) = artifacts?;
         let (runs, sr) = runs?;
         let (claims, sc) = claims?;
+        let (releases, sl) = releases?;
 
         phase("decode");
         let artifact_rows: usize = artifacts.iter().map(|b| b.num_rows()).sum();
@@ -326,6 +364,8 @@ impl LineageIndex {
             Interner::with_capacity(artifact_rows + run_rows, (artifact_rows + run_rows) * 72);
         let mut kinds: Vec<u8> = Vec::with_capacity(artifact_rows + run_rows);
         let mut models = HashMap::new();
+        let mut vendored = HashSet::new();
+        let mut composed = HashSet::new();
 
         for b in &artifacts {
             let aid = strings(b, "artifact_id").ok_or_else(|| {
@@ -339,6 +379,7 @@ impl LineageIndex {
                 strings(b, "revision"),
                 strings(b, "channel"),
             );
+            let composition = strings(b, "composition_column");
             let visible = visibility(b, limit);
             for row in 0..b.num_rows() {
                 if !visible(row) {
@@ -346,14 +387,21 @@ impl LineageIndex {
                 }
                 let (n, new) = ids.intern(aid.value(row));
                 if new {
-                    let k: ArtifactKind = kind.value(row).parse().map_err(|_| {
-                        corrupt(
-                            store,
-                            "artifacts",
-                            format!("unknown kind '{}'", kind.value(row)),
-                        )
-                    })?;
-                    kinds.push(kind_code(k));
+                    let text = kind.value(row);
+                    let code = match ArtifactKind::ALL.iter().position(|k| k.as_str() == text) {
+                        Some(code) => code as u8,
+                        // Stored kinds are written exactly; parsing also accepts other spellings.
+                        None => kind_code(text.parse().map_err(|_| {
+                            corrupt(store, "artifacts", format!("unknown kind '{text}'"))
+                        })?),
+                    };
+                    kinds.push(code);
+                }
+                if opt(composition, row).is_some() {
+                    composed.insert(n);
+                }
+                if opt(vendor, row).is_some() {
+                    vendored.insert(n);
                 }
                 if let (Some(v), Some(m), Some(c)) =
                     (opt(vendor, row), opt(model, row), opt(channel, row))
@@ -376,6 +424,7 @@ impl LineageIndex {
             .map(|r| (r.as_str(), role_code(*r)))
             .collect();
         let mut edges: Vec<(NodeId, NodeId, u8)> = Vec::with_capacity(run_rows * 4);
+        let mut run_kinds: Vec<Option<RunKind>> = Vec::new();
         let node_of = |ids: &mut Interner, kinds: &mut Vec<u8>, key: &str, kind: u8| {
             let (n, new) = ids.intern(key);
             if new {
@@ -386,6 +435,8 @@ impl LineageIndex {
         for b in &runs {
             let run_id = strings(b, "run_id")
                 .ok_or_else(|| corrupt(store, "runs", "column 'run_id' is missing".into()))?;
+            let run_kind = strings(b, "kind")
+                .ok_or_else(|| corrupt(store, "runs", "column 'kind' is missing".into()))?;
             let inputs = lists(b, "inputs");
             let outputs = lists(b, "outputs");
             let input_items = inputs.map(|l| {
@@ -405,6 +456,19 @@ impl LineageIndex {
                     continue;
                 }
                 let r = node_of(&mut ids, &mut kinds, run_id.value(row), RUN_NODE);
+                if run_kinds.len() <= r as usize {
+                    run_kinds.resize(r as usize + 1, None);
+                }
+                if run_kinds[r as usize].is_none() {
+                    let kind = run_kind.value(row);
+                    let known = RunKind::ALL.iter().find(|k| k.as_str() == kind).copied();
+                    run_kinds[r as usize] = Some(match known {
+                        Some(k) => k,
+                        None => kind.parse().map_err(|_| {
+                            corrupt(store, "runs", format!("unknown run kind '{kind}'"))
+                        })?,
+                    });
+                }
                 if let (Some(list), Some((Some(aids), Some(rs)))) = (inputs, input_items) {
                     if !list.is_null(row) {
                         let offs = list.value_offsets();
@@ -457,6 +521,19 @@ impl LineageIndex {
             }
         }
 
+        let mut released = HashSet::new();
+        for b in &releases {
+            let Some(aid) = strings(b, "artifact_id") else {
+                continue;
+            };
+            let visible = visibility(b, limit);
+            for row in (0..b.num_rows()).filter(|&row| visible(row)) {
+                if let Some(n) = ids.find(aid.value(row)) {
+                    released.insert(n);
+                }
+            }
+        }
+
         let nodes = ids.len();
         let down = Csr::build(nodes, &edges, false);
         let up = Csr::build(nodes, &edges, true);
@@ -465,10 +542,14 @@ impl LineageIndex {
             ids,
             kinds,
             models,
+            vendored,
             claimed,
+            run_kinds,
+            released,
+            composed,
             down,
             up,
-            segments: sa + sr + sc,
+            segments: sa + sr + sc + sl,
         })
     }
 
@@ -501,6 +582,31 @@ impl LineageIndex {
 
     pub fn model(&self, n: NodeId) -> Option<&ModelKey> {
         self.models.get(&n)
+    }
+
+    /// Whether an artifact record describes this node (runs name artifacts nobody recorded).
+    pub fn is_recorded_artifact(&self, n: NodeId) -> bool {
+        !self.is_run(n) && self.kinds[n as usize] != UNRECORDED
+    }
+
+    /// License ids recorded on an artifact.
+    pub fn claimed_licenses(&self, n: NodeId) -> &[String] {
+        self.claimed.get(&n).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// What a run did (`None` for artifacts).
+    pub fn run_kind(&self, n: NodeId) -> Option<RunKind> {
+        self.run_kinds.get(n as usize).copied().flatten()
+    }
+
+    /// Whether any release record names the artifact.
+    pub fn has_release(&self, n: NodeId) -> bool {
+        self.released.contains(&n)
+    }
+
+    /// Whether the artifact is a dataset with a recorded row composition.
+    pub fn has_composition(&self, n: NodeId) -> bool {
+        self.composed.contains(&n)
     }
 
     /// Inputs of a run (artifact, role) or producers of an artifact (run, `OUTPUT_EDGE`).
@@ -604,7 +710,7 @@ impl LineageIndex {
     /// external model, a vendor's model, or anything carrying license claims).
     pub fn is_licensed_model(&self, n: NodeId) -> bool {
         self.artifact_kind(n) == Some(ArtifactKind::ExternalModel)
-            || self.models.contains_key(&n)
+            || self.vendored.contains(&n)
             || self.claimed.contains_key(&n)
     }
 
@@ -818,5 +924,51 @@ mod tests {
         assert!(flagged.contains(&gen.as_str()) && flagged.contains(&mix.as_str()));
         let up = index.upstream(index.node(&d2.artifact_id).unwrap());
         assert_eq!(up.len(), 6); // d2, mix, d1, gen, model, d0
+
+        // The second load comes from the cache file and answers the same.
+        let cached_files = || -> Vec<std::path::PathBuf> {
+            let root = store.cache_dir().join("index");
+            std::fs::read_dir(&root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+                .map(|e| e.path())
+                .collect()
+        };
+        assert_eq!(cached_files().len(), 1);
+        let again = LineageIndex::load(&store, None).unwrap();
+        assert_eq!(again.node_count(), 8);
+        assert_eq!(
+            again.restricted_runs(&catalog, true),
+            index.restricted_runs(&catalog, true)
+        );
+        assert_eq!(
+            again.upstream(again.node(&d2.artifact_id).unwrap()).len(),
+            6
+        );
+        assert!(again.is_licensed_model(m) && again.model(m) == index.model(m));
+
+        // A new segment makes the cache stale: the next load sees the new record.
+        let d4 = data(4);
+        store
+            .append(Batch {
+                artifacts: vec![d4.clone()],
+                ..Default::default()
+            })
+            .unwrap();
+        let grown = LineageIndex::load(&store, None).unwrap();
+        assert!(grown.node(&d4.artifact_id).is_some());
+        assert_eq!(cached_files().len(), 1, "the stale file is replaced");
+
+        // A damaged cache file is ignored, not trusted.
+        let file = cached_files().pop().unwrap();
+        let mut bytes = std::fs::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&file, &bytes).unwrap();
+        let rebuilt = LineageIndex::load(&store, None).unwrap();
+        assert_eq!(rebuilt.node_count(), 9);
+        assert_eq!(rebuilt.edge_count(), 7);
     }
 }

@@ -59,6 +59,9 @@ struct Marker {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A column and the values of it to keep.
+type Selection<'a> = (&'a str, &'a (dyn Fn(&str) -> bool + Sync));
+
 fn keys_of(listed: &[ObjectInfo]) -> Vec<String> {
     listed.iter().map(|i| i.key.clone()).collect()
 }
@@ -315,6 +318,11 @@ impl Store {
         &self.stat_cache
     }
 
+    /// Local folder for caches derived from this store (stat cache, lineage index).
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache_dir
+    }
+
     pub fn describe(&self) -> String {
         match &self.url {
             Some(url) => url.clone(),
@@ -388,34 +396,32 @@ impl Store {
         self.decode_segment::<T>(key, bytes).map(Some)
     }
 
-    /// All records of one table, de-duplicated by record id. Retries when compaction removes a
-    /// listed segment mid-read (its records are then in the merged segment).
-    pub fn load_table<T: Table>(&self) -> Result<(Vec<T>, usize)> {
-        for _attempt in 0..8 {
-            let listed = self.segments(T::TABLE)?;
-            let parts: Vec<Option<Vec<T>>> = listed
-                .par_iter()
-                .map(|info| self.read_segment::<T>(&info.key))
-                .collect::<Result<_>>()?;
-            if parts.iter().any(Option::is_none) {
-                continue;
+    /// Every segment of one table, fetched (concurrent GETs on object storage, parallel reads
+    /// on a local store) in chunks that bound the raw bytes held at once, and decoded in
+    /// parallel. Retries when compaction removes a listed segment mid-read (its records are
+    /// then in the merged segment).
+    fn read_table<P: Send>(
+        &self,
+        table: &str,
+        decode: impl Fn(&str, bytes::Bytes) -> Result<P> + Sync,
+    ) -> Result<(Vec<P>, usize)> {
+        'attempt: for _attempt in 0..8 {
+            let listed = self.segments(table)?;
+            let mut parts = Vec::with_capacity(listed.len());
+            for chunk in listed.chunks(1024) {
+                let keys = keys_of(chunk);
+                let fetched = self.fetch_segments(&keys)?;
+                if fetched.iter().any(Option::is_none) {
+                    continue 'attempt;
+                }
+                let decoded: Vec<P> = fetched
+                    .into_par_iter()
+                    .zip(keys.par_iter())
+                    .map(|(bytes, key)| decode(key, bytes.expect("checked above")))
+                    .collect::<Result<_>>()?;
+                parts.extend(decoded);
             }
-            let records: Vec<T> = parts.into_iter().flatten().flatten().collect();
-            // De-duplicate on borrowed ids (no copy of each id), then keep the first of each.
-            let keep: Vec<bool> = {
-                let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
-                records.iter().map(|r| seen.insert(r.record_id())).collect()
-            };
-            let out: Vec<T> = if keep.iter().all(|k| *k) {
-                records
-            } else {
-                records
-                    .into_iter()
-                    .zip(keep)
-                    .filter_map(|(r, k)| k.then_some(r))
-                    .collect()
-            };
-            return Ok((out, listed.len()));
+            return Ok((parts, listed.len()));
         }
         Err(Error::Io {
             path: self.dir.clone(),
@@ -426,44 +432,57 @@ impl Store {
         })
     }
 
+    /// All records of one table, de-duplicated by record id.
+    pub fn load_table<T: Table>(&self) -> Result<(Vec<T>, usize)> {
+        self.load_table_where::<T>(None)
+    }
+
+    /// The records of one table whose `column` passes `keep` (all of them without a
+    /// selection), de-duplicated by record id.
+    fn load_table_where<T: Table>(&self, select: Option<Selection<'_>>) -> Result<(Vec<T>, usize)> {
+        let (parts, segments) = self.read_table(T::TABLE, |key, bytes| match select {
+            None => self.decode_segment::<T>(key, bytes),
+            Some((column, keep)) => {
+                segment::decode_selected::<T>(bytes, column, keep).map_err(|reason| {
+                    Error::CorruptSegment {
+                        path: self.segment_path(key),
+                        reason,
+                    }
+                })
+            }
+        })?;
+        let records: Vec<T> = parts.into_iter().flatten().collect();
+        // De-duplicate on borrowed ids (no copy of each id), then keep the first of each.
+        let keep: Vec<bool> = {
+            let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
+            records.iter().map(|r| seen.insert(r.record_id())).collect()
+        };
+        let out: Vec<T> = if keep.iter().all(|k| *k) {
+            records
+        } else {
+            records
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(r, k)| k.then_some(r))
+                .collect()
+        };
+        Ok((out, segments))
+    }
+
     /// The named columns of every segment of one table, as decoded batches (no de-duplication:
-    /// callers that need one row per record do it on the columns). Retries like `load_table`.
+    /// callers that need one row per record do it on the columns).
     pub fn load_columns(
         &self,
         table: &str,
         columns: &[&str],
     ) -> Result<(Vec<arrow_array::RecordBatch>, usize)> {
-        for _attempt in 0..8 {
-            let listed = self.segments(table)?;
-            let parts: Vec<Option<Vec<arrow_array::RecordBatch>>> = listed
-                .par_iter()
-                .map(|info| {
-                    let Some(bytes) = self.backend.get(&info.key)? else {
-                        return Ok(None);
-                    };
-                    segment::decode_columns(bytes, table, columns)
-                        .map(Some)
-                        .map_err(|reason| Error::CorruptSegment {
-                            path: self.segment_path(&info.key),
-                            reason,
-                        })
-                })
-                .collect::<Result<_>>()?;
-            if parts.iter().any(Option::is_none) {
-                continue;
-            }
-            return Ok((
-                parts.into_iter().flatten().flatten().collect(),
-                listed.len(),
-            ));
-        }
-        Err(Error::Io {
-            path: self.dir.clone(),
-            action: "reading store",
-            source: std::io::Error::other(
-                "segments kept vanishing while reading (is a compaction loop running?)",
-            ),
-        })
+        let (parts, segments) = self.read_table(table, |key, bytes| {
+            segment::decode_columns(bytes, table, columns).map_err(|reason| Error::CorruptSegment {
+                path: self.segment_path(key),
+                reason,
+            })
+        })?;
+        Ok((parts.into_iter().flatten().collect(), segments))
     }
 
     /// Every record in the store.
@@ -472,6 +491,32 @@ impl Store {
         let (license_claims, l) = self.load_table::<LicenseClaimRecord>()?;
         let (runs, r) = self.load_table::<RunRecord>()?;
         let (releases, s) = self.load_table::<ReleaseRecord>()?;
+        let (waivers, w) = self.load_table::<WaiverRecord>()?;
+        Ok(Snapshot {
+            artifacts,
+            license_claims,
+            runs,
+            releases,
+            waivers,
+            segments: a + l + r + s + w,
+        })
+    }
+
+    /// The records a question needs, not every record: artifacts, license claims and releases
+    /// whose artifact id passes `artifact`, runs whose id passes `run`, and every waiver. Only
+    /// the id column is decoded for the rows left out.
+    pub fn load_selected(
+        &self,
+        artifact: &(dyn Fn(&str) -> bool + Sync),
+        run: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Snapshot> {
+        let (artifacts, a) =
+            self.load_table_where::<ArtifactRecord>(Some(("artifact_id", artifact)))?;
+        let (license_claims, l) =
+            self.load_table_where::<LicenseClaimRecord>(Some(("artifact_id", artifact)))?;
+        let (runs, r) = self.load_table_where::<RunRecord>(Some(("run_id", run)))?;
+        let (releases, s) =
+            self.load_table_where::<ReleaseRecord>(Some(("artifact_id", artifact)))?;
         let (waivers, w) = self.load_table::<WaiverRecord>()?;
         Ok(Snapshot {
             artifacts,

@@ -14,8 +14,10 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -820,44 +822,8 @@ pub fn encode<T: Table>(records: &[T]) -> Vec<u8> {
     out
 }
 
-/// Decode a segment's bytes.
-pub fn decode<T: Table>(bytes: Bytes) -> Result<Vec<T>, DecodeError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-    if let Some(kv) = builder.metadata().file_metadata().key_value_metadata() {
-        if let Some(table) = kv
-            .iter()
-            .find(|k| k.key == META_TABLE)
-            .and_then(|k| k.value.as_deref())
-        {
-            if table != T::TABLE {
-                return Err(format!(
-                    "segment holds table '{table}', expected '{}'",
-                    T::TABLE
-                ));
-            }
-        }
-    }
-    let reader = builder
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| format!("cannot read: {e}"))?;
-    let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| format!("cannot read row group: {e}"))?;
-        out.extend(T::from_batch(&batch)?);
-    }
-    Ok(out)
-}
-
-/// Decode only the named top-level columns of a segment (those absent from an older segment
-/// are simply not in the batches): the lineage index reads ids and edges without paying for
-/// every text column of every record.
-pub fn decode_columns(
-    bytes: Bytes,
-    table: &str,
-    columns: &[&str],
-) -> Result<Vec<RecordBatch>, DecodeError> {
+/// A reader over a segment's bytes, after checking that the segment holds `table`.
+fn open(bytes: Bytes, table: &str) -> Result<ParquetRecordBatchReaderBuilder<Bytes>, DecodeError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(|e| format!("not a readable Parquet file: {e}"))?;
     if let Some(kv) = builder.metadata().file_metadata().key_value_metadata() {
@@ -871,6 +837,22 @@ pub fn decode_columns(
             }
         }
     }
+    Ok(builder.with_batch_size(64 * 1024))
+}
+
+fn read_all(
+    reader: Result<ParquetRecordBatchReader, parquet::errors::ParquetError>,
+) -> Result<Vec<RecordBatch>, DecodeError> {
+    reader
+        .map_err(|e| format!("cannot read: {e}"))?
+        .map(|b| b.map_err(|e| format!("cannot read row group: {e}")))
+        .collect()
+}
+
+fn projection(
+    builder: &ParquetRecordBatchReaderBuilder<Bytes>,
+    columns: &[&str],
+) -> ProjectionMask {
     let roots: Vec<usize> = builder
         .schema()
         .fields()
@@ -879,15 +861,73 @@ pub fn decode_columns(
         .filter(|(_, f)| columns.contains(&f.name().as_str()))
         .map(|(i, _)| i)
         .collect();
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| format!("cannot read: {e}"))?;
-    reader
-        .map(|b| b.map_err(|e| format!("cannot read row group: {e}")))
-        .collect()
+    ProjectionMask::roots(builder.parquet_schema(), roots)
+}
+
+/// Decode a segment's bytes.
+pub fn decode<T: Table>(bytes: Bytes) -> Result<Vec<T>, DecodeError> {
+    let mut out = Vec::new();
+    for batch in read_all(open(bytes, T::TABLE)?.build())? {
+        out.extend(T::from_batch(&batch)?);
+    }
+    Ok(out)
+}
+
+/// Decode only the records whose `column` value passes `keep`: the column is read first, and
+/// the other columns only for the rows it selects (a whole-store audit reads the records its
+/// verdicts depend on, not every record of a large store).
+pub fn decode_selected<T: Table>(
+    bytes: Bytes,
+    column: &str,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<T>, DecodeError> {
+    let builder = open(bytes.clone(), T::TABLE)?;
+    let mask = projection(&builder, &[column]);
+    let mut selectors: Vec<RowSelector> = Vec::new();
+    let mut push = |selected: bool, rows: usize| match selectors.last_mut() {
+        Some(last) if last.skip != selected => last.row_count += rows,
+        _ => selectors.push(if selected {
+            RowSelector::select(rows)
+        } else {
+            RowSelector::skip(rows)
+        }),
+    };
+    let mut any = false;
+    for batch in read_all(builder.with_projection(mask).build())? {
+        let ids = batch
+            .column_by_name(column)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| format!("column '{column}' is missing"))?;
+        for row in 0..ids.len() {
+            let k = !ids.is_null(row) && keep(ids.value(row));
+            any |= k;
+            push(k, 1);
+        }
+    }
+    if !any {
+        return Ok(Vec::new());
+    }
+    let reader = open(bytes, T::TABLE)?
+        .with_row_selection(RowSelection::from(selectors))
+        .build();
+    let mut out = Vec::new();
+    for batch in read_all(reader)? {
+        out.extend(T::from_batch(&batch)?);
+    }
+    Ok(out)
+}
+
+/// Decode only the named top-level columns of a segment (those absent from an older segment
+/// are simply not in the batches): the lineage index reads ids and edges without paying for
+/// every text column of every record.
+pub fn decode_columns(
+    bytes: Bytes,
+    table: &str,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>, DecodeError> {
+    let builder = open(bytes, table)?;
+    let mask = projection(&builder, columns);
+    read_all(builder.with_projection(mask).build())
 }
 
 #[cfg(test)]

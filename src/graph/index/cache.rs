@@ -1,0 +1,315 @@
+//! The lineage index kept on local disk between commands, so a question about a large store
+//! does not decode and intern every id again.
+//!
+//! The file is derived data: its name is a digest of the store's segment listing, so any
+//! write or compaction (new segment names) makes it stale and the next load builds a fresh
+//! one. It is written to a temporary name and renamed, carries a BLAKE3 checksum of its
+//! bytes, and anything unreadable, stale or from another format version is ignored (the
+//! index is rebuilt from the segments). `MLPROV_INDEX_CACHE=0` turns it off.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use super::{Csr, Interner, LineageIndex, ModelKey, NodeId};
+use crate::records::{Channel, RunKind};
+use crate::store::{Store, TABLES};
+
+const MAGIC: &[u8; 16] = b"mlprov-index\0v1\0";
+
+/// Whether the cache is in use (`MLPROV_INDEX_CACHE=0` turns it off).
+pub fn enabled() -> bool {
+    std::env::var("MLPROV_INDEX_CACHE").map_or(true, |v| v != "0")
+}
+
+/// Digest of every table's segment listing: the cache key.
+pub fn listing_key(store: &Store) -> crate::error::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(MAGIC);
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for table in TABLES {
+        let mut keys: Vec<String> = store.segments(table)?.into_iter().map(|i| i.key).collect();
+        keys.sort_unstable();
+        for k in keys {
+            hasher.update(k.as_bytes());
+            hasher.update(b"\0");
+        }
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// The folder of one store's index cache (stores on object storage share the user's cache
+/// folder, so each gets its own).
+fn folder(store: &Store) -> PathBuf {
+    let location = blake3::hash(store.describe().as_bytes()).to_hex();
+    store.cache_dir().join("index").join(&location[..16])
+}
+
+pub fn read(store: &Store, key: &str) -> Option<LineageIndex> {
+    let bytes = std::fs::read(folder(store).join(format!("{key}.idx"))).ok()?;
+    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if blake3::hash(body).as_bytes() != sum {
+        return None;
+    }
+    decode(body)
+}
+
+/// Write the index for `key` and remove the store's older cache files. Failures are ignored:
+/// the cache only saves time.
+pub fn write(store: &Store, key: &str, index: &LineageIndex) {
+    let dir = folder(store);
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let mut body = encode(index);
+    let sum = *blake3::hash(&body).as_bytes();
+    body.extend_from_slice(&sum);
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    let target = dir.join(format!("{key}.idx"));
+    if std::fs::write(&tmp, &body).is_err() || std::fs::rename(&tmp, &target).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            if e.path() != target {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u64(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn u32s(&mut self, v: &[u32]) {
+        self.u64(v.len() as u64);
+        self.0.reserve(v.len() * 4);
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    fn u64s(&mut self, v: &[u64]) {
+        self.u64(v.len() as u64);
+        self.0.reserve(v.len() * 8);
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    fn set(&mut self, set: &HashSet<NodeId>) {
+        let mut v: Vec<u32> = set.iter().copied().collect();
+        v.sort_unstable();
+        self.u32s(&v);
+    }
+    fn csr(&mut self, c: &Csr) {
+        self.u32s(&c.off);
+        self.u32s(&c.to);
+        self.bytes(&c.role);
+    }
+}
+
+struct In<'a>(&'a [u8]);
+
+impl<'a> In<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn len(&mut self) -> Option<usize> {
+        usize::try_from(self.u64()?).ok()
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.len()?;
+        self.take(n)
+    }
+    fn str(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
+    }
+    fn u32s(&mut self) -> Option<Vec<u32>> {
+        let n = self.len()?;
+        let raw = self.take(n.checked_mul(4)?)?;
+        Some(
+            raw.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect(),
+        )
+    }
+    fn u64s(&mut self) -> Option<Vec<u64>> {
+        let n = self.len()?;
+        let raw = self.take(n.checked_mul(8)?)?;
+        Some(
+            raw.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+        )
+    }
+    fn set(&mut self) -> Option<HashSet<NodeId>> {
+        Some(self.u32s()?.into_iter().collect())
+    }
+    fn csr(&mut self, nodes: usize) -> Option<Csr> {
+        let c = Csr {
+            off: self.u32s()?,
+            to: self.u32s()?,
+            role: self.bytes()?.to_vec(),
+        };
+        // Every row must lie inside the edge arrays and point at a node.
+        let edges = c.to.len();
+        let sound = c.off.len() == nodes + 1
+            && c.role.len() == edges
+            && c.off.windows(2).all(|w| w[0] <= w[1])
+            && c.off.last().is_some_and(|&e| e as usize == edges)
+            && c.to.iter().all(|&t| (t as usize) < nodes);
+        sound.then_some(c)
+    }
+}
+
+fn encode(ix: &LineageIndex) -> Vec<u8> {
+    let mut out = Out(Vec::with_capacity(
+        ix.ids.bytes.len() + ix.ids.slots.len() * 8 + ix.down.to.len() * 10 + (1 << 20),
+    ));
+    out.0.extend_from_slice(MAGIC);
+    out.bytes(&ix.ids.bytes);
+    out.u32s(&ix.ids.starts);
+    out.u64s(&ix.ids.slots);
+    out.u64(ix.ids.len as u64);
+    out.bytes(&ix.kinds);
+    let mut models: Vec<(&NodeId, &ModelKey)> = ix.models.iter().collect();
+    models.sort_unstable_by_key(|(n, _)| **n);
+    out.u64(models.len() as u64);
+    for (n, m) in models {
+        out.u64(*n as u64);
+        out.str(&m.vendor);
+        out.str(&m.model);
+        out.str(m.revision.as_deref().unwrap_or("\0"));
+        out.str(m.channel.as_str());
+    }
+    out.set(&ix.vendored);
+    let mut claimed: Vec<(&NodeId, &Vec<String>)> = ix.claimed.iter().collect();
+    claimed.sort_unstable_by_key(|(n, _)| **n);
+    out.u64(claimed.len() as u64);
+    for (n, ids) in claimed {
+        out.u64(*n as u64);
+        out.u64(ids.len() as u64);
+        for id in ids {
+            out.str(id);
+        }
+    }
+    let run_kinds: Vec<u8> = ix
+        .run_kinds
+        .iter()
+        .map(|k| match k {
+            None => 0,
+            Some(k) => 1 + RunKind::ALL.iter().position(|x| x == k).expect("in ALL") as u8,
+        })
+        .collect();
+    out.bytes(&run_kinds);
+    out.set(&ix.released);
+    out.set(&ix.composed);
+    out.csr(&ix.down);
+    out.csr(&ix.up);
+    out.u64(ix.segments as u64);
+    out.0
+}
+
+fn decode(body: &[u8]) -> Option<LineageIndex> {
+    let mut r = In(body);
+    if r.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let ids = Interner {
+        bytes: r.bytes()?.to_vec(),
+        starts: r.u32s()?,
+        slots: r.u64s()?,
+        len: r.len()?,
+    };
+    let nodes = ids.len;
+    let sound_ids = ids.starts.len() == nodes + 1
+        && ids.starts.windows(2).all(|w| w[0] <= w[1])
+        && ids
+            .starts
+            .last()
+            .is_some_and(|&e| e as usize == ids.bytes.len())
+        && ids.slots.len().is_power_of_two()
+        && ids.slots.iter().all(|&v| (v as u32) as usize <= nodes)
+        && std::str::from_utf8(&ids.bytes).is_ok();
+    if !sound_ids {
+        return None;
+    }
+    let kinds = r.bytes()?.to_vec();
+    let mut models = HashMap::new();
+    for _ in 0..r.len()? {
+        let n = r.u64()? as NodeId;
+        let vendor = r.str()?;
+        let model = r.str()?;
+        let revision = Some(r.str()?).filter(|s| s != "\0");
+        let channel: Channel = r.str()?.parse().ok()?;
+        models.insert(
+            n,
+            ModelKey {
+                vendor,
+                model,
+                revision,
+                channel,
+            },
+        );
+    }
+    let vendored = r.set()?;
+    let mut claimed = HashMap::new();
+    for _ in 0..r.len()? {
+        let n = r.u64()? as NodeId;
+        let count = r.len()?;
+        let mut ids = Vec::with_capacity(count.min(64));
+        for _ in 0..count {
+            ids.push(r.str()?);
+        }
+        claimed.insert(n, ids);
+    }
+    let run_kinds = r
+        .bytes()?
+        .iter()
+        .map(|&b| match b {
+            0 => Some(None),
+            b => RunKind::ALL.get(b as usize - 1).map(|k| Some(*k)),
+        })
+        .collect::<Option<Vec<Option<RunKind>>>>()?;
+    let released = r.set()?;
+    let composed = r.set()?;
+    let down = r.csr(nodes)?;
+    let up = r.csr(nodes)?;
+    let segments = r.len()?;
+    let in_range = |n: &NodeId| (*n as usize) < nodes;
+    let sound = kinds.len() == nodes
+        && run_kinds.len() <= nodes
+        && r.0.is_empty()
+        && models.keys().all(in_range)
+        && claimed.keys().all(in_range)
+        && vendored.iter().all(in_range)
+        && released.iter().all(in_range)
+        && composed.iter().all(in_range);
+    sound.then_some(LineageIndex {
+        ids,
+        kinds,
+        models,
+        vendored,
+        claimed,
+        run_kinds,
+        released,
+        composed,
+        down,
+        up,
+        segments,
+    })
+}
