@@ -128,7 +128,7 @@ pub fn short_id(id: &str) -> String {
 /// the order they were written).
 fn sort_by_time<'a, T, K: Ord + 'a>(items: &mut [&'a T], key: impl Fn(&'a T) -> K) {
     if !items.windows(2).all(|w| key(w[0]) <= key(w[1])) {
-        items.sort_by(|a, b| key(a).cmp(&key(b)));
+        items.sort_by_key(|a| key(a));
     }
 }
 

@@ -335,7 +335,7 @@ struct Ctx<'a> {
     opts: &'a AuditOptions,
     at: DateTime<Utc>,
     /// Licenses of a model at a moment, looked up once per (model, moment).
-    licenses: RefCell<HashMap<(NodeIndex, Option<i64>), Rc<LicensesOf<'a>>>>,
+    licenses: RefCell<HashMap<(NodeIndex, Option<i64>), LicensesMemo<'a>>>,
     /// Assignment boundaries of a model, looked up once per model.
     boundaries: RefCell<HashMap<NodeIndex, Rc<Vec<DateTime<Utc>>>>>,
 }
@@ -377,6 +377,7 @@ impl Ctx<'_> {
 
 /// Licenses that govern a model (with why), and license ids the catalog does not know.
 type LicensesOf<'c> = (Vec<(&'c LicenseEntry, String)>, Vec<String>);
+type LicensesMemo<'c> = Rc<LicensesOf<'c>>;
 
 pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOptions) -> AuditReport {
     let graph = LineageGraph::build(view);

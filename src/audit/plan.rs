@@ -180,15 +180,10 @@ pub fn plan(
         return None;
     }
     let travel = policy.organisation.restrictions_travel;
-    let licensed: Vec<u8> = (0..n as NodeId)
-        .map(|v| {
-            if !index.is_run(v) && index.is_licensed_model(v) {
-                model_class(index, catalog, policy, v)
-            } else {
-                0
-            }
-        })
-        .collect();
+    let mut licensed = vec![0u8; n];
+    for v in index.licensed_models() {
+        licensed[v as usize] = model_class(index, catalog, policy, v);
+    }
     let role_of = |code: u8| Role::ALL.get(code as usize).copied();
     let uses_outputs = |role: Role| {
         matches!(

@@ -206,7 +206,7 @@ fn walk(root: &Path) -> Result<Walk> {
     while let Some((dir_index, ancestors)) = stack.pop() {
         let dir = walk.dirs[dir_index].clone();
         let read = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "listing directory", e))?;
-        let mut listed: Vec<(PathBuf, String)> = Vec::new();
+        let mut listed: Vec<(std::fs::DirEntry, PathBuf, String)> = Vec::new();
         for item in read {
             let item = item.map_err(|e| Error::io(&dir, "listing directory", e))?;
             let path = item.path();
@@ -215,12 +215,21 @@ fn walk(root: &Path) -> Result<Walk> {
                 .into_string()
                 .map_err(|_| Error::NonUtf8Path { path: path.clone() })?;
             if name != STORE_DIR_NAME {
-                listed.push((path, name));
+                listed.push((item, path, name));
             }
         }
-        // One `stat` per entry is most of a re-tag: on both cores.
-        let metas: Vec<Result<Metadata>> = listed.par_iter().map(|(p, _)| metadata(p)).collect();
-        for ((path, name), meta) in listed.into_iter().zip(metas) {
+        // One `stat` per entry is most of a re-tag: on all cores, relative to the open
+        // directory (no path walk per file) unless the entry is a link to follow.
+        let metas: Vec<Result<Metadata>> = listed
+            .par_iter()
+            .map(|(item, path, _)| match item.file_type() {
+                Ok(t) if !t.is_symlink() => item
+                    .metadata()
+                    .map_err(|e| Error::io(path, "reading metadata", e)),
+                _ => metadata(path),
+            })
+            .collect();
+        for ((_, path, name), meta) in listed.into_iter().zip(metas) {
             let meta = meta?;
             if meta.is_dir() {
                 let key = (meta.dev(), meta.ino());

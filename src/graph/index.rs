@@ -45,9 +45,41 @@ fn kind_code(kind: ArtifactKind) -> u8 {
         .expect("kind in ALL") as u8
 }
 
+/// The interned ids' bytes: built in memory, or mapped from the index cache file (no copy of
+/// the largest part of the index when it is read back).
+enum Arena {
+    Owned(Vec<u8>),
+    Mapped {
+        map: memmap2::Mmap,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl std::ops::Deref for Arena {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Arena::Owned(v) => v,
+            Arena::Mapped { map, start, end } => &map[*start..*end],
+        }
+    }
+}
+
+impl Arena {
+    fn push(&mut self, b: &[u8]) {
+        if let Arena::Mapped { .. } = self {
+            *self = Arena::Owned(self.to_vec());
+        }
+        if let Arena::Owned(v) = self {
+            v.extend_from_slice(b);
+        }
+    }
+}
+
 /// Ids interned into one arena: no allocation per id, one probe per lookup.
 struct Interner {
-    bytes: Vec<u8>,
+    bytes: Arena,
     /// Start of each id in `bytes`; id `i` ends where `i + 1` starts (one sentinel at the end).
     starts: Vec<u32>,
     /// Open addressing: the id's 32-bit hash above node + 1, or 0 for an empty slot (a probe
@@ -74,7 +106,7 @@ fn hash_bytes(b: &[u8]) -> u64 {
 impl Interner {
     fn with_capacity(ids: usize, bytes: usize) -> Self {
         let mut i = Interner {
-            bytes: Vec::with_capacity(bytes),
+            bytes: Arena::Owned(Vec::with_capacity(bytes)),
             starts: Vec::with_capacity(ids + 1),
             slots: vec![0; (ids.max(16) * 2).next_power_of_two()],
             len: 0,
@@ -139,7 +171,7 @@ impl Interner {
             slot = (slot + 1) & mask;
         }
         let n = self.len as NodeId;
-        self.bytes.extend_from_slice(key.as_bytes());
+        self.bytes.push(key.as_bytes());
         self.starts.push(self.bytes.len() as u32);
         self.slots[slot] = tag | (n as u64 + 1);
         self.len += 1;
@@ -267,7 +299,7 @@ fn lists<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a ListArray> {
         .and_then(|c| c.as_any().downcast_ref::<ListArray>())
 }
 
-fn opt<'a>(col: Option<&'a StringArray>, row: usize) -> Option<&'a str> {
+fn opt(col: Option<&StringArray>, row: usize) -> Option<&str> {
     col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
 }
 
@@ -295,8 +327,10 @@ impl LineageIndex {
         if as_of.is_some() || !cache::enabled() {
             return Self::build(store, as_of);
         }
+        let timer = crate::progress::PhaseTimer::new("index");
         let key = cache::listing_key(store)?;
-        if let Some(index) = cache::read(store, &key) {
+        timer.phase("listing");
+        if let Some(index) = cache::read(store, &key, &timer) {
             return Ok(index);
         }
         let index = Self::build(store, None)?;
@@ -706,6 +740,30 @@ impl LineageIndex {
         out
     }
 
+    /// Every node [`is_licensed_model`](Self::is_licensed_model) holds for, sorted: found from
+    /// the few nodes that carry a vendor, a claim or the external-model kind, not by asking
+    /// every node.
+    pub fn licensed_models(&self) -> Vec<NodeId> {
+        let external = kind_code(ArtifactKind::ExternalModel);
+        let mut out: Vec<NodeId> = self
+            .vendored
+            .iter()
+            .chain(self.claimed.keys())
+            .copied()
+            .chain(
+                self.kinds
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| **k == external)
+                    .map(|(n, _)| n as NodeId),
+            )
+            .filter(|&n| !self.is_run(n))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether an artifact is a model whose own terms matter (as the audit decides it: an
     /// external model, a vendor's model, or anything carrying license claims).
     pub fn is_licensed_model(&self, n: NodeId) -> bool {
@@ -718,8 +776,9 @@ impl LineageIndex {
     /// that governs them, the most restrictive claim (primary claims first, as the default
     /// trust rule reads them) is anything but "allowed".
     pub fn restricted_models(&self, catalog: &Catalog) -> Vec<NodeId> {
-        let mut out: Vec<NodeId> = (0..self.node_count() as NodeId)
-            .filter(|&n| !self.is_run(n) && self.is_licensed_model(n))
+        let mut out: Vec<NodeId> = self
+            .licensed_models()
+            .into_iter()
             .filter(|&n| {
                 self.licenses(catalog, n).iter().any(|entry| {
                     ClaimSubject::ALL.iter().any(|&subject| {
@@ -758,9 +817,10 @@ impl LineageIndex {
         let models = self.restricted_models(catalog);
         let words = models.len().div_ceil(64).max(1);
         let n = self.node_count();
-        let mut bit_of: HashMap<NodeId, usize> = HashMap::new();
+        // Per node, its model's bit (a vector, not a map: looked up once per edge).
+        let mut bit_of: Vec<u32> = vec![u32::MAX; self.node_count()];
         for (i, &m) in models.iter().enumerate() {
-            bit_of.insert(m, i);
+            bit_of[m as usize] = i as u32;
         }
         let mut bits = vec![0u64; n * words];
         let (order, placed) = self.topological_order();
@@ -784,7 +844,8 @@ impl LineageIndex {
                         continue;
                     }
                     if role == base || carries_outputs.contains(&role) {
-                        if let Some(&b) = bit_of.get(&u) {
+                        let b = bit_of[u as usize] as usize;
+                        if b != u32::MAX as usize {
                             acc[b / 64] |= 1 << (b % 64);
                         }
                         if role != base && !restrictions_travel {

@@ -10,7 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use super::{Csr, Interner, LineageIndex, ModelKey, NodeId};
+use super::{Arena, Csr, Interner, LineageIndex, ModelKey, NodeId};
+use crate::progress::PhaseTimer;
 use crate::records::{Channel, RunKind};
 use crate::store::{Store, TABLES};
 
@@ -44,13 +45,29 @@ fn folder(store: &Store) -> PathBuf {
     store.cache_dir().join("index").join(&location[..16])
 }
 
-pub fn read(store: &Store, key: &str) -> Option<LineageIndex> {
-    let bytes = std::fs::read(folder(store).join(format!("{key}.idx"))).ok()?;
+pub fn read(store: &Store, key: &str, timer: &PhaseTimer) -> Option<LineageIndex> {
+    let file = std::fs::File::open(folder(store).join(format!("{key}.idx"))).ok()?;
+    // SAFETY: read-only map of a file only ever replaced by rename, never written in place;
+    // were it changed under us anyway, the checksum below fails or decoding stops early,
+    // and the index is rebuilt.
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    timer.phase("cache map");
     let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-    if blake3::hash(body).as_bytes() != sum {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_rayon(body);
+    if hasher.finalize().as_bytes() != sum {
         return None;
     }
-    decode(body)
+    timer.phase("cache checksum");
+    let (mut index, arena) = decode(body)?;
+    // The id bytes stay in the mapped file.
+    index.ids.bytes = Arena::Mapped {
+        map: bytes,
+        start: arena.start,
+        end: arena.end,
+    };
+    timer.phase("cache decode");
+    Some(index)
 }
 
 /// Write the index for `key` and remove the store's older cache files. Failures are ignored:
@@ -224,13 +241,16 @@ fn encode(ix: &LineageIndex) -> Vec<u8> {
     out.0
 }
 
-fn decode(body: &[u8]) -> Option<LineageIndex> {
+/// The index (its arena still empty) and where the arena's bytes lie in `body`.
+fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
     let mut r = In(body);
     if r.take(MAGIC.len())? != MAGIC {
         return None;
     }
+    let arena = r.bytes()?;
+    let arena_start = arena.as_ptr() as usize - body.as_ptr() as usize;
     let ids = Interner {
-        bytes: r.bytes()?.to_vec(),
+        bytes: Arena::Owned(Vec::new()),
         starts: r.u32s()?,
         slots: r.u64s()?,
         len: r.len()?,
@@ -241,10 +261,10 @@ fn decode(body: &[u8]) -> Option<LineageIndex> {
         && ids
             .starts
             .last()
-            .is_some_and(|&e| e as usize == ids.bytes.len())
+            .is_some_and(|&e| e as usize == arena.len())
         && ids.slots.len().is_power_of_two()
         && ids.slots.iter().all(|&v| (v as u32) as usize <= nodes)
-        && std::str::from_utf8(&ids.bytes).is_ok();
+        && std::str::from_utf8(arena).is_ok();
     if !sound_ids {
         return None;
     }
@@ -299,7 +319,7 @@ fn decode(body: &[u8]) -> Option<LineageIndex> {
         && vendored.iter().all(in_range)
         && released.iter().all(in_range)
         && composed.iter().all(in_range);
-    sound.then_some(LineageIndex {
+    let index = LineageIndex {
         ids,
         kinds,
         models,
@@ -311,5 +331,6 @@ fn decode(body: &[u8]) -> Option<LineageIndex> {
         down,
         up,
         segments,
-    })
+    };
+    sound.then_some((index, arena_start..arena_start + arena.len()))
 }
