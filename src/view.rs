@@ -293,6 +293,10 @@ impl View {
         }
         drop(slot_of);
         view.runs = merged.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut dangling = Vec::new();
+        // Membership by hash, not by walking the ordered map once per reference.
+        let recorded: std::collections::HashSet<&str, ahash::RandomState> =
+            view.artifacts.keys().map(String::as_str).collect();
         for run in view.runs.values() {
             let refs = run
                 .inputs
@@ -300,8 +304,8 @@ impl View {
                 .map(|i| (&i.artifact_id, "runs.inputs"))
                 .chain(run.outputs.iter().map(|o| (o, "runs.outputs")));
             for (artifact, field) in refs {
-                if !view.artifacts.contains_key(artifact) {
-                    view.dangling.push(DanglingReference {
+                if !recorded.contains(artifact.as_str()) {
+                    dangling.push(DanglingReference {
                         from: run.id.clone(),
                         missing: artifact.clone(),
                         field,
@@ -309,6 +313,8 @@ impl View {
                 }
             }
         }
+        drop(recorded);
+        view.dangling.extend(dangling);
         view
     }
 

@@ -338,9 +338,33 @@ struct Ctx<'a> {
     licenses: RefCell<HashMap<(NodeIndex, Option<i64>), LicensesMemo<'a>>>,
     /// Assignment boundaries of a model, looked up once per model.
     boundaries: RefCell<HashMap<NodeIndex, Rc<Vec<DateTime<Utc>>>>>,
+    /// Each graph node's record, looked up once (the view's maps are keyed by id strings).
+    records: Vec<NodeRecord<'a>>,
 }
 
-impl Ctx<'_> {
+enum NodeRecord<'a> {
+    Artifact(&'a Artifact),
+    Run(&'a Run),
+    Unrecorded,
+}
+
+impl<'a> Ctx<'a> {
+    /// The record of an artifact node (`None` for runs and unrecorded artifacts).
+    fn artifact(&self, n: NodeIndex) -> Option<&'a Artifact> {
+        match self.records.get(n.index()) {
+            Some(NodeRecord::Artifact(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The record of a run node.
+    fn run(&self, n: NodeIndex) -> Option<&'a Run> {
+        match self.records.get(n.index()) {
+            Some(NodeRecord::Run(r)) => Some(r),
+            _ => None,
+        }
+    }
+
     /// The span of `model`'s license assignments that `at` falls in.
     fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
         let at = at?;
@@ -349,10 +373,7 @@ impl Ctx<'_> {
                 .borrow_mut()
                 .entry(model)
                 .or_insert_with(|| {
-                    let artifact = match &self.graph.graph[model] {
-                        Node::Artifact(id) => self.view.artifacts.get(id),
-                        Node::Run(_) => None,
-                    };
+                    let artifact = self.artifact(model);
                     Rc::new(
                         match artifact
                             .and_then(|a| Some((a.vendor.as_ref()?, a.model.as_ref()?, a)))
@@ -390,6 +411,20 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         at: view.as_of.unwrap_or_else(Utc::now),
         licenses: RefCell::new(HashMap::new()),
         boundaries: RefCell::new(HashMap::new()),
+        records: graph
+            .graph
+            .node_indices()
+            .map(|n| match &graph.graph[n] {
+                Node::Artifact(id) => view
+                    .artifacts
+                    .get(id)
+                    .map_or(NodeRecord::Unrecorded, NodeRecord::Artifact),
+                Node::Run(id) => view
+                    .runs
+                    .get(id)
+                    .map_or(NodeRecord::Unrecorded, NodeRecord::Run),
+            })
+            .collect(),
     };
     let mut findings = Vec::new();
 
@@ -667,10 +702,7 @@ fn exposure_finding(
 
 /// The restricted model of an exposure (exposures start only at recorded models).
 fn exposure_model<'a>(ctx: &Ctx<'a>, e: &Exposure) -> Option<&'a Artifact> {
-    match &ctx.graph.graph[e.model] {
-        Node::Artifact(id) => ctx.view.artifacts.get(id),
-        Node::Run(_) => None,
-    }
+    ctx.artifact(e.model)
 }
 
 /// An artifact node's label for people (a short id when no record describes it).
@@ -764,9 +796,10 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
     // tarjan_scc yields components in reverse topological order.
     let mut sccs = petgraph::algo::tarjan_scc(g);
     sccs.reverse();
-    let mut at_node: HashMap<NodeIndex, Vec<Exposure>> = HashMap::new();
+    // Per graph node (vectors, not maps: one slot per node, looked up per edge).
+    let mut at_node: Vec<Vec<Exposure>> = vec![Vec::new(); g.node_count()];
     let mut per_run: Vec<(NodeIndex, Vec<Exposure>)> = Vec::new();
-    let mut slot_of: HashMap<NodeIndex, usize> = HashMap::new();
+    let mut slot_of: Vec<Option<usize>> = vec![None; g.node_count()];
 
     for scc in sccs {
         let cyclic = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
@@ -776,7 +809,7 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
         for _ in 0..rounds {
             for &n in &scc {
                 if let Node::Run(run_id) = &g[n] {
-                    let run = &ctx.view.runs[run_id];
+                    let run = ctx.run(n).unwrap_or(&ctx.view.runs[run_id]);
                     let incoming = run_inputs_exposures(ctx, run, n, &at_node);
                     for output in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
                         let arriving: Vec<Exposure> = incoming
@@ -785,17 +818,17 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
                                 through_composition(ctx, output, e.extended(output, None), &at_node)
                             })
                             .collect();
-                        let out = at_node.entry(output).or_default();
+                        let out = &mut at_node[output.index()];
                         for e in arriving {
                             merge(out, e);
                         }
                     }
-                    if let Some(slot) = slot_of.get(&n).map(|&i| &mut per_run[i]) {
+                    if let Some(slot) = slot_of[n.index()].map(|i| &mut per_run[i]) {
                         for e in incoming {
                             merge(&mut slot.1, e);
                         }
                     } else {
-                        slot_of.insert(n, per_run.len());
+                        slot_of[n.index()] = Some(per_run.len());
                         per_run.push((n, incoming));
                     }
                 }
@@ -827,20 +860,12 @@ fn through_composition(
     ctx: &Ctx,
     node: NodeIndex,
     mut e: Exposure,
-    at_node: &HashMap<NodeIndex, Vec<Exposure>>,
+    at_node: &[Vec<Exposure>],
 ) -> Exposure {
     if e.cleared_by.is_some() {
         return e;
     }
-    let Node::Artifact(id) = &ctx.graph.graph[node] else {
-        return e;
-    };
-    let Some(composition) = ctx
-        .view
-        .artifacts
-        .get(id)
-        .and_then(|a| a.composition.as_ref())
-    else {
+    let Some(composition) = ctx.artifact(node).and_then(|a| a.composition.as_ref()) else {
         return e;
     };
     let mut rows = 0;
@@ -854,7 +879,7 @@ fn through_composition(
             continue;
         };
         let carries = source == e.model
-            || at_node.get(&source).is_some_and(|es| {
+            || at_node.get(source.index()).is_some_and(|es| {
                 es.iter()
                     .any(|x| x.model == e.model && x.cleared_by.is_none())
             });
@@ -879,7 +904,7 @@ fn run_inputs_exposures(
     ctx: &Ctx,
     run: &Run,
     run_node: NodeIndex,
-    at_node: &HashMap<NodeIndex, Vec<Exposure>>,
+    at_node: &[Vec<Exposure>],
 ) -> Vec<Exposure> {
     let mut incoming: Vec<Exposure> = Vec::new();
     let when = run_time(run);
@@ -887,8 +912,11 @@ fn run_inputs_exposures(
         let Some(a_node) = ctx.graph.node(&input.artifact_id) else {
             continue;
         };
-        let inherited = at_node.get(&a_node).map(Vec::as_slice).unwrap_or(&[]);
-        let artifact = ctx.view.artifacts.get(&input.artifact_id);
+        let inherited = at_node
+            .get(a_node.index())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let artifact = ctx.artifact(a_node);
         let through = |e: &Exposure| e.extended(run_node, Some(input.role));
         match input.role {
             Role::Generator | Role::Teacher | Role::Judge | Role::RewardModel => {
@@ -949,7 +977,7 @@ fn run_inputs_exposures(
 fn step(ctx: &Ctx, n: NodeIndex, role: Option<Role>) -> PathStep {
     match &ctx.graph.graph[n] {
         Node::Artifact(id) => {
-            let a = ctx.view.artifacts.get(id);
+            let a = ctx.artifact(n);
             PathStep {
                 id: id.clone(),
                 label: a.map(|a| a.label()).unwrap_or_else(|| short_id(id)),
@@ -961,7 +989,7 @@ fn step(ctx: &Ctx, n: NodeIndex, role: Option<Role>) -> PathStep {
             }
         }
         Node::Run(id) => {
-            let r = &ctx.view.runs[id];
+            let r = ctx.run(n).unwrap_or(&ctx.view.runs[id]);
             PathStep {
                 id: id.clone(),
                 label: r.label(),

@@ -70,7 +70,7 @@ impl Walk {
 
 pub struct LineageGraph {
     pub graph: DiGraph<Node, Edge>,
-    index: HashMap<String, NodeIndex>,
+    index: HashMap<String, NodeIndex, ahash::RandomState>,
 }
 
 /// The nodes reached by a walk, in breadth-first order, with their depth (runs crossed).
@@ -100,7 +100,10 @@ impl LineageGraph {
                 view.artifacts.len() + view.runs.len(),
                 view.runs.len() * 4,
             ),
-            index: HashMap::with_capacity(view.artifacts.len() + view.runs.len()),
+            index: HashMap::with_capacity_and_hasher(
+                view.artifacts.len() + view.runs.len(),
+                ahash::RandomState::new(),
+            ),
         };
         for id in view.artifacts.keys() {
             g.add(Node::Artifact(id.clone()));
