@@ -144,8 +144,9 @@ type Groups = HashMap<Option<String>, Acc>;
 /// first file that differs. Groups come back unmapped; `SourceMap::apply` maps them.
 pub fn scan(path: &Path, column: &str) -> Result<Composition> {
     let files = data_files(path)?;
+    // Schemas first, in order, so a mismatch names the same file every time.
     let mut expected: Option<(PathBuf, Vec<(String, DataType)>)> = None;
-    let totals: Arc<Mutex<Groups>> = Arc::new(Mutex::new(HashMap::new()));
+    let mut shards: Vec<(&Path, LazyFrame, Vec<(String, DataType)>)> = Vec::new();
     for (file, format) in &files {
         let mut lf = lazy(file, *format).map_err(|e| bad(file, e.to_string()))?;
         let schema = lf
@@ -181,38 +182,63 @@ pub fn scan(path: &Path, column: &str) -> Result<Composition> {
             }
             Some(_) => {}
         }
-        let names: Vec<Expr> = columns.iter().map(|(n, _)| col(n.as_str())).collect();
-        let plan = Arc::new(RowPlan::new(&columns, column));
-        let sink_totals = totals.clone();
-        let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-        let sink_failure = failure.clone();
-        let result = lf
-            .select(names)
-            .sink_batches(
-                PlanCallback::new(move |df: DataFrame| match plan.digest(&df) {
-                    Ok(local) => {
-                        let mut all = sink_totals.lock().unwrap_or_else(|p| p.into_inner());
-                        for (k, v) in local {
-                            all.entry(k).or_default().merge(&v);
-                        }
-                        Ok(false)
-                    }
-                    Err(e) => {
-                        *sink_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        Ok(true)
-                    }
-                }),
-                false,
-                NonZeroUsize::new(BATCH_ROWS),
-            )
-            .and_then(|lf| lf.collect_with_engine(Engine::Streaming));
-        if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            return Err(bad(file, e));
-        }
-        result.map_err(|e| bad(file, format!("cannot read the rows: {e}")))?;
+        shards.push((file, lf, columns));
     }
-    let totals = std::mem::take(&mut *totals.lock().unwrap_or_else(|p| p.into_inner()));
+    // Then the rows, shards side by side (each streams in batches); the first shard in order
+    // that fails is the one reported.
+    use rayon::prelude::*;
+    let counted: Vec<Result<Groups>> = shards
+        .into_par_iter()
+        .map(|(file, lf, columns)| scan_shard(file, lf, &columns, column))
+        .collect();
+    let mut totals: Groups = HashMap::new();
+    for part in counted {
+        for (k, v) in part? {
+            totals.entry(k).or_default().merge(&v);
+        }
+    }
     Ok(into_composition(column, totals))
+}
+
+/// Count and digest one shard's rows per source value.
+fn scan_shard(
+    file: &Path,
+    lf: LazyFrame,
+    columns: &[(String, DataType)],
+    column: &str,
+) -> Result<Groups> {
+    let totals: Arc<Mutex<Groups>> = Arc::new(Mutex::new(HashMap::new()));
+    let names: Vec<Expr> = columns.iter().map(|(n, _)| col(n.as_str())).collect();
+    let plan = Arc::new(RowPlan::new(columns, column));
+    let sink_totals = totals.clone();
+    let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let sink_failure = failure.clone();
+    let result = lf
+        .select(names)
+        .sink_batches(
+            PlanCallback::new(move |df: DataFrame| match plan.digest(&df) {
+                Ok(local) => {
+                    let mut all = sink_totals.lock().unwrap_or_else(|p| p.into_inner());
+                    for (k, v) in local {
+                        all.entry(k).or_default().merge(&v);
+                    }
+                    Ok(false)
+                }
+                Err(e) => {
+                    *sink_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    Ok(true)
+                }
+            }),
+            false,
+            NonZeroUsize::new(BATCH_ROWS),
+        )
+        .and_then(|lf| lf.collect_with_engine(Engine::Streaming));
+    if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(bad(file, e));
+    }
+    result.map_err(|e| bad(file, format!("cannot read the rows: {e}")))?;
+    let totals = std::mem::take(&mut *totals.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(totals)
 }
 
 fn describe(columns: &[(String, DataType)]) -> String {
@@ -293,15 +319,16 @@ impl RowPlan {
             .cast(&DataType::String)
             .map_err(|e| format!("column '{}' cannot be read as text: {e}", self.source))?;
         let values = source.str().map_err(|e| e.to_string())?;
-        let mut groups: Groups = HashMap::new();
-        // Sources usually come in runs (one shard or block per source): reuse the last slot.
+        // Keyed by the batch's own strings (no allocation per row), owned once per batch.
+        let mut local: HashMap<Option<&str>, Acc, ahash::RandomState> = HashMap::default();
+        // Sources often come in runs (one shard or block per source): reuse the last slot.
         let mut last: Option<(Option<&str>, Acc)> = None;
         for (value, h) in values.iter().zip(hashes) {
             match &mut last {
                 Some((v, acc)) if *v == value => acc.add(h),
                 _ => {
                     if let Some((v, acc)) = last.take() {
-                        groups.entry(v.map(str::to_string)).or_default().merge(&acc);
+                        local.entry(v).or_default().merge(&acc);
                     }
                     let mut acc = Acc::default();
                     acc.add(h);
@@ -310,9 +337,12 @@ impl RowPlan {
             }
         }
         if let Some((v, acc)) = last {
-            groups.entry(v.map(str::to_string)).or_default().merge(&acc);
+            local.entry(v).or_default().merge(&acc);
         }
-        Ok(groups)
+        Ok(local
+            .into_iter()
+            .map(|(v, acc)| (v.map(str::to_string), acc))
+            .collect())
     }
 }
 
