@@ -75,10 +75,21 @@ impl PhaseTimer {
     /// Print the time since the timer started, labelled with the phase just finished.
     pub fn phase(&self, name: &str) {
         if self.enabled {
+            // Resident memory now and at its peak, from /proc (Linux; blank elsewhere).
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let field = |key: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .map(|v| v.trim().to_string())
+                    .unwrap_or_default()
+            };
             eprintln!(
-                "{} {name}: {:.3}s",
+                "{} {name}: {:.3}s (rss {}, peak {})",
                 self.what,
-                self.start.elapsed().as_secs_f64()
+                self.start.elapsed().as_secs_f64(),
+                field("VmRSS:"),
+                field("VmHWM:")
             );
         }
     }

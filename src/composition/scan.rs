@@ -139,6 +139,9 @@ impl Acc {
 
 type Groups = HashMap<Option<String>, Acc>;
 
+/// A shard's columns with their types, sorted by name.
+type Columns = Vec<(String, DataType)>;
+
 /// Counts and digests the rows of `path` (a file or a directory of shards) per value of
 /// `column`. Every shard must have the same columns with the same types; the error names the
 /// first file that differs. Groups come back unmapped; `SourceMap::apply` maps them.
@@ -146,7 +149,7 @@ pub fn scan(path: &Path, column: &str) -> Result<Composition> {
     let files = data_files(path)?;
     // Schemas first, in order, so a mismatch names the same file every time.
     let mut expected: Option<(PathBuf, Vec<(String, DataType)>)> = None;
-    let mut shards: Vec<(&Path, LazyFrame, Vec<(String, DataType)>)> = Vec::new();
+    let mut shards: Vec<(&Path, LazyFrame, Columns)> = Vec::new();
     for (file, format) in &files {
         let mut lf = lazy(file, *format).map_err(|e| bad(file, e.to_string()))?;
         let schema = lf

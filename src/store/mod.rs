@@ -59,6 +59,26 @@ struct Marker {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Segments fetched at once: many small ones (concurrent GETs pay off), but never more than
+/// about 64 MiB of raw bytes held together (large compacted segments come one or two at a time).
+fn fetch_chunks(listed: &[ObjectInfo]) -> Vec<&[ObjectInfo]> {
+    const MAX_SEGMENTS: usize = 1024;
+    const MAX_BYTES: u64 = 64 << 20;
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, info) in listed.iter().enumerate() {
+        if i > start && (i - start == MAX_SEGMENTS || bytes + info.size > MAX_BYTES) {
+            chunks.push(&listed[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += info.size;
+    }
+    if start < listed.len() {
+        chunks.push(&listed[start..]);
+    }
+    chunks
+}
+
 /// A column and the values of it to keep.
 type Selection<'a> = (&'a str, &'a (dyn Fn(&str) -> bool + Sync));
 
@@ -408,7 +428,7 @@ impl Store {
         'attempt: for _attempt in 0..8 {
             let listed = self.segments(table)?;
             let mut parts = Vec::with_capacity(listed.len());
-            for chunk in listed.chunks(1024) {
+            for chunk in fetch_chunks(&listed) {
                 let keys = keys_of(chunk);
                 let fetched = self.fetch_segments(&keys)?;
                 if fetched.iter().any(Option::is_none) {
@@ -539,7 +559,7 @@ impl Store {
         let mut merged: Vec<T> = Vec::new();
         let mut read = Vec::new();
         // In chunks, so that only one chunk's raw bytes are in memory at a time.
-        for chunk in listed.chunks(1024) {
+        for chunk in fetch_chunks(&listed) {
             let keys = keys_of(chunk);
             let parts = self.read_segments::<T>(&keys)?;
             for (key, part) in keys.into_iter().zip(parts) {
@@ -594,6 +614,36 @@ impl Store {
         };
         found.extend(backend::stale_temporaries(&self.cache_dir, &["stat"], age));
         found
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    fn info(size: u64) -> ObjectInfo {
+        ObjectInfo {
+            key: String::new(),
+            size,
+            modified: None,
+        }
+    }
+
+    #[test]
+    fn fetch_chunks_bound_bytes_and_count_and_keep_every_segment() {
+        let mut listed: Vec<ObjectInfo> = (0..3000).map(|_| info(1000)).collect();
+        listed.extend([info(100 << 20), info(40 << 20), info(40 << 20), info(1)]);
+        let chunks = fetch_chunks(&listed);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), listed.len());
+        assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= 1024));
+        // A segment larger than the budget comes alone; two that together exceed it are split.
+        assert!(chunks
+            .iter()
+            .any(|c| c.len() == 1 && c[0].size == 100 << 20));
+        assert!(chunks
+            .iter()
+            .all(|c| c.len() == 1 || c.iter().map(|i| i.size).sum::<u64>() <= 64 << 20));
+        assert!(fetch_chunks(&[]).is_empty());
     }
 }
 
