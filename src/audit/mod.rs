@@ -373,23 +373,16 @@ impl<'a> Ctx<'a> {
                 .borrow_mut()
                 .entry(model)
                 .or_insert_with(|| {
-                    let artifact = self.artifact(model);
-                    Rc::new(
-                        match artifact
-                            .and_then(|a| Some((a.vendor.as_ref()?, a.model.as_ref()?, a)))
-                        {
-                            Some((vendor, name, a)) => match a.channel {
-                                Some(channel) => self.catalog.assignment_boundaries(
-                                    vendor,
-                                    name,
-                                    a.revision.as_deref(),
-                                    channel,
-                                ),
-                                None => Vec::new(),
-                            },
-                            None => Vec::new(),
-                        },
-                    )
+                    // Only a vendor's model (vendor, name, channel) has catalog assignments.
+                    let bounds = self.artifact(model).and_then(|a| {
+                        Some(self.catalog.assignment_boundaries(
+                            a.vendor.as_deref()?,
+                            a.model.as_deref()?,
+                            a.revision.as_deref(),
+                            a.channel?,
+                        ))
+                    });
+                    Rc::new(bounds.unwrap_or_default())
                 }),
         );
         Some(bounds.partition_point(|b| *b <= at))
@@ -709,9 +702,7 @@ fn exposure_model<'a>(ctx: &Ctx<'a>, e: &Exposure) -> Option<&'a Artifact> {
 fn node_label(ctx: &Ctx, n: NodeIndex) -> String {
     match &ctx.graph.graph[n] {
         Node::Artifact(id) => ctx
-            .view
-            .artifacts
-            .get(id)
+            .artifact(n)
             .map(|a| a.label())
             .unwrap_or_else(|| short_id(id)),
         Node::Run(id) => short_id(id),
@@ -808,8 +799,7 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
         let rounds = if cyclic { scc.len() + 1 } else { 1 };
         for _ in 0..rounds {
             for &n in &scc {
-                if let Node::Run(run_id) = &g[n] {
-                    let run = ctx.run(n).unwrap_or(&ctx.view.runs[run_id]);
+                if let Some(run) = ctx.run(n) {
                     let incoming = run_inputs_exposures(ctx, run, n, &at_node);
                     for output in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
                         let arriving: Vec<Exposure> = incoming
@@ -989,7 +979,8 @@ fn step(ctx: &Ctx, n: NodeIndex, role: Option<Role>) -> PathStep {
             }
         }
         Node::Run(id) => {
-            let r = ctx.run(n).unwrap_or(&ctx.view.runs[id]);
+            // Every run node comes from a run record of the view.
+            let r = ctx.run(n).unwrap_or_else(|| &ctx.view.runs[id]);
             PathStep {
                 id: id.clone(),
                 label: r.label(),

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use super::{audit, produces_model, AuditOptions, AuditReport};
 use crate::catalog::{Catalog, ClaimSubject, LicenseEntry, TermClass};
 use crate::error::Result;
-use crate::graph::index::{LineageIndex, NodeId, OUTPUT_EDGE};
+use crate::graph::index::{edge_carries, role_code, LineageIndex, NodeId, OUTPUT_EDGE};
 use crate::policy::Policy;
 use crate::progress::PhaseTimer;
 use crate::records::{ArtifactKind, Role, WaiverRecord};
@@ -76,7 +76,7 @@ pub fn audit_store(
         plan.needed.len()
     ));
     // A waiver that matched nothing is reported with its model's and target's names.
-    let (waivers, _) = store.load_table::<WaiverRecord>()?;
+    let (waivers, waiver_segments) = store.load_table::<WaiverRecord>()?;
     for w in &waivers {
         for id in w.model.iter().chain(&w.target) {
             if let Some(v) = index.node(id) {
@@ -87,12 +87,14 @@ pub fn audit_store(
     let recorded_elsewhere = |n: Option<NodeId>| {
         n.is_some_and(|n| index.is_recorded_artifact(n) && !plan.needed[n as usize])
     };
-    let snapshot = store.load_selected(
+    let mut snapshot = store.load_selected(
         // Claims and releases of artifacts nobody recorded are kept: they are dangling
         // references the audit reports.
         &|id| !recorded_elsewhere(index.node(id)),
         &|id| index.node(id).is_some_and(|n| plan.needed[n as usize]),
     )?;
+    snapshot.waivers = waivers;
+    snapshot.segments += waiver_segments;
     drop(index);
     timer.phase(&format!("records ({})", snapshot.record_count()));
     let view = View::build(&snapshot, as_of);
@@ -179,39 +181,22 @@ pub fn plan(
     if placed < n {
         return None;
     }
-    let travel = policy.organisation.restrictions_travel;
     let mut licensed = vec![0u8; n];
     for v in index.licensed_models() {
         licensed[v as usize] = model_class(index, catalog, policy, v);
     }
-    let role_of = |code: u8| Role::ALL.get(code as usize).copied();
-    let uses_outputs = |role: Role| {
-        matches!(
-            role,
-            Role::Generator | Role::Teacher | Role::Judge | Role::RewardModel
-        )
-    };
-    // Whether an input edge carries what reached the input on to the run (the audit's rules).
-    let carries = |role: Option<Role>| match role {
-        Some(Role::EvalData) | None => false,
-        Some(r) if uses_outputs(r) => travel,
-        Some(_) => true,
-    };
+    let carries = edge_carries(policy.organisation.restrictions_travel);
 
     // One pass in topological order: what kind of terms reach each node.
     let mut reach = vec![0u8; n];
     for &v in &order {
         let mut bits = 0u8;
         for (u, code) in index.upstream_edges(v) {
-            if code == OUTPUT_EDGE {
-                bits |= reach[u as usize];
-                continue;
-            }
-            let role = role_of(code);
-            if matches!(role, Some(r) if uses_outputs(r) || r == Role::BaseWeights) {
+            let c = carries[code as usize];
+            if c.model_terms {
                 bits |= licensed[u as usize];
             }
-            if carries(role) {
+            if c.upstream {
                 bits |= reach[u as usize];
             }
         }
@@ -269,22 +254,18 @@ pub fn plan(
     // The candidates' lineage from the licensed models down: what their exposures pass.
     while let Some(v) = queue.pop_front() {
         for (u, code) in index.upstream_edges(v) {
-            let role = (code != OUTPUT_EDGE).then(|| role_of(code)).flatten();
-            let follow = code == OUTPUT_EDGE || carries(role);
             if licensed[u as usize] != 0 {
                 plan.needed[u as usize] = true;
             }
-            if follow && reach[u as usize] != 0 && !plan.needed[u as usize] {
+            if carries[code as usize].upstream && reach[u as usize] != 0 && !plan.needed[u as usize]
+            {
                 plan.needed[u as usize] = true;
                 queue.push_back(u);
             }
         }
     }
     // The base-weights chains of runs that a "no other LLM" term may judge (their families).
-    let base = Role::ALL
-        .iter()
-        .position(|r| *r == Role::BaseWeights)
-        .map(|p| p as u8);
+    let base = role_code(Role::BaseWeights);
     let mut seen = vec![false; n];
     let mut stack = family_roots;
     while let Some(r) = stack.pop() {
@@ -293,7 +274,7 @@ pub fn plan(
         }
         plan.needed[r as usize] = true;
         for (a, code) in index.upstream_edges(r) {
-            if Some(code) != base {
+            if code != base {
                 continue;
             }
             plan.needed[a as usize] = true;
@@ -308,11 +289,8 @@ pub fn plan(
     // Runs naming artifacts nobody recorded (dangling references), and datasets whose
     // composition may leave rows unmapped: reported wherever they are.
     for v in 0..n as NodeId {
-        let dangling = index.is_run(v)
-            && index
-                .upstream_edges(v)
-                .chain(index.downstream_edges(v))
-                .any(|(a, _)| !index.is_recorded_artifact(a));
+        let dangling =
+            index.is_run(v) && index.edges(v).any(|(a, _)| !index.is_recorded_artifact(a));
         if dangling || index.has_composition(v) {
             plan.needed[v as usize] = true;
         }
@@ -320,11 +298,7 @@ pub fn plan(
     // Every needed run's inputs and outputs are read too, so none looks dangling.
     for v in 0..n as NodeId {
         if plan.needed[v as usize] && index.is_run(v) {
-            let one_hop: Vec<NodeId> = index
-                .upstream_edges(v)
-                .chain(index.downstream_edges(v))
-                .map(|(a, _)| a)
-                .collect();
+            let one_hop: Vec<NodeId> = index.edges(v).map(|(a, _)| a).collect();
             for a in one_hop {
                 plan.needed[a as usize] = true;
             }

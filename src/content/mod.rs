@@ -270,26 +270,20 @@ fn hash_tree(root: &Path, opts: &HashOptions<'_>) -> Result<ContentId> {
     // The stat cache first, one directory (one cache shard) at a time.
     let mut cached: Vec<Option<String>> = vec![None; walk.entries.len()];
     if let Some(cache) = opts.cache {
-        let mut files_of: Vec<Vec<usize>> = vec![Vec::new(); walk.dirs.len()];
+        // Per directory: the entry index of each file, and its (name, stat) query.
+        let mut entries_of: Vec<Vec<usize>> = vec![Vec::new(); walk.dirs.len()];
+        let mut queries_of: Vec<Vec<(&str, FileStat)>> = vec![Vec::new(); walk.dirs.len()];
         for (i, entry) in walk.entries.iter().enumerate() {
-            if matches!(entry.kind, EntryKind::File { .. }) {
-                files_of[entry.parent].push(i);
+            if let EntryKind::File { meta, .. } = &entry.kind {
+                entries_of[entry.parent].push(i);
+                queries_of[entry.parent].push((entry.name.as_str(), FileStat::of(meta)));
             }
         }
-        for (dir, files) in walk.dirs.iter().zip(&files_of) {
-            if files.is_empty() {
+        for ((dir, entries), queries) in walk.dirs.iter().zip(&entries_of).zip(&queries_of) {
+            if entries.is_empty() {
                 continue;
             }
-            let queries: Vec<(&str, FileStat)> = files
-                .iter()
-                .map(|&i| match &walk.entries[i].kind {
-                    EntryKind::File { meta, .. } => {
-                        (walk.entries[i].name.as_str(), FileStat::of(meta))
-                    }
-                    EntryKind::Dir { .. } => unreachable!("files only"),
-                })
-                .collect();
-            for (&i, hit) in files.iter().zip(cache.lookup_dir(dir, &queries)) {
+            for (&i, hit) in entries.iter().zip(cache.lookup_dir(dir, queries)) {
                 cached[i] = hit;
             }
         }

@@ -54,6 +54,16 @@ struct Shard {
     dirty: bool,
 }
 
+impl Shard {
+    /// The digest of `name`, if its stat is exactly what it was when hashed.
+    fn digest(&self, name: &str, stat: &FileStat) -> Option<String> {
+        self.files
+            .get(name)
+            .filter(|c| &c.stat == stat)
+            .map(|c| c.blake3.clone())
+    }
+}
+
 pub struct StatCache {
     dir: PathBuf,
     shards: Mutex<HashMap<PathBuf, Shard>>,
@@ -94,13 +104,7 @@ impl StatCache {
     /// The cached digest, if the file's stat is exactly what it was when hashed.
     pub fn lookup(&self, path: &Path, stat: &FileStat) -> Option<String> {
         let (parent, name) = Self::split(path)?;
-        self.with_shard(&parent, |shard| {
-            shard
-                .files
-                .get(&name)
-                .filter(|c| &c.stat == stat)
-                .map(|c| c.blake3.clone())
-        })
+        self.with_shard(&parent, |shard| shard.digest(&name, stat))
     }
 
     /// Cached digests of many files of one directory (one shard, one lock): what a re-tag of
@@ -116,13 +120,7 @@ impl StatCache {
         self.with_shard(&parent, |shard| {
             files
                 .iter()
-                .map(|(name, stat)| {
-                    shard
-                        .files
-                        .get(*name)
-                        .filter(|c| &c.stat == stat)
-                        .map(|c| c.blake3.clone())
-                })
+                .map(|(name, stat)| shard.digest(name, stat))
                 .collect()
         })
     }

@@ -31,7 +31,47 @@ pub const RUN_NODE: u8 = u8::MAX;
 /// Kind byte of an artifact named by a run that no artifact record describes.
 pub const UNRECORDED: u8 = u8::MAX - 1;
 
-fn role_code(role: Role) -> u8 {
+/// What an edge brings to the node it enters, by the audit's rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Carries {
+    /// The input model's own terms (a model used for its outputs or as base weights).
+    pub model_terms: bool,
+    /// Whatever already reached the node the edge leaves.
+    pub upstream: bool,
+}
+
+/// [`Carries`] for every edge code (a role's index or [`OUTPUT_EDGE`]): evaluation data carries
+/// nothing; a model used as generator, teacher, judge, reward model or base weights brings its
+/// own terms; what reached an input travels on, except through a model used for its outputs
+/// unless the policy's `restrictions_travel` is on; a run's outputs carry all it received.
+pub fn edge_carries(restrictions_travel: bool) -> [Carries; 256] {
+    let mut table = [Carries::default(); 256];
+    for role in Role::ALL {
+        table[role_code(*role) as usize] = match role {
+            Role::EvalData => Carries::default(),
+            Role::BaseWeights => Carries {
+                model_terms: true,
+                upstream: true,
+            },
+            Role::Generator | Role::Teacher | Role::Judge | Role::RewardModel => Carries {
+                model_terms: true,
+                upstream: restrictions_travel,
+            },
+            Role::TrainingData | Role::Source => Carries {
+                model_terms: false,
+                upstream: true,
+            },
+        };
+    }
+    table[OUTPUT_EDGE as usize] = Carries {
+        model_terms: false,
+        upstream: true,
+    };
+    table
+}
+
+/// The edge code of a role (its index in [`Role::ALL`]).
+pub fn role_code(role: Role) -> u8 {
     Role::ALL
         .iter()
         .position(|r| *r == role)
@@ -128,18 +168,19 @@ impl Interner {
         std::str::from_utf8(&self.bytes[s..e]).expect("interned ids are UTF-8")
     }
 
-    fn find(&self, key: &str) -> Option<NodeId> {
+    /// `key`'s node, or the empty slot (and hash tag) where it would go.
+    fn probe(&self, key: &str) -> std::result::Result<NodeId, (usize, u64)> {
         let h = hash_bytes(key.as_bytes());
         let tag = (h >> 32) << 32;
         let mask = self.slots.len() - 1;
         let mut slot = h as usize & mask;
         loop {
             match self.slots[slot] {
-                0 => return None,
+                0 => return Err((slot, tag)),
                 v if v & !0xFFFF_FFFF == tag => {
                     let n = (v as u32) - 1;
                     if self.get(n) == key {
-                        return Some(n);
+                        return Ok(n);
                     }
                 }
                 _ => {}
@@ -148,28 +189,19 @@ impl Interner {
         }
     }
 
+    fn find(&self, key: &str) -> Option<NodeId> {
+        self.probe(key).ok()
+    }
+
     /// The node of `key`, and whether it was new.
     fn intern(&mut self, key: &str) -> (NodeId, bool) {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let h = hash_bytes(key.as_bytes());
-        let tag = (h >> 32) << 32;
-        let mask = self.slots.len() - 1;
-        let mut slot = h as usize & mask;
-        loop {
-            match self.slots[slot] {
-                0 => break,
-                v if v & !0xFFFF_FFFF == tag => {
-                    let n = (v as u32) - 1;
-                    if self.get(n) == key {
-                        return (n, false);
-                    }
-                }
-                _ => {}
-            }
-            slot = (slot + 1) & mask;
-        }
+        let (slot, tag) = match self.probe(key) {
+            Ok(n) => return (n, false),
+            Err(free) => free,
+        };
         let n = self.len as NodeId;
         self.bytes.push(key.as_bytes());
         self.starts.push(self.bytes.len() as u32);
@@ -303,6 +335,19 @@ fn opt(col: Option<&StringArray>, row: usize) -> Option<&str> {
     col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
 }
 
+/// A stored enum value: its exact spelling first (what mlprov writes, one comparison per
+/// variant), else any spelling the parser accepts.
+fn stored<T: Copy + std::str::FromStr>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    text: &str,
+) -> Option<T> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == text)
+        .or_else(|| text.parse().ok())
+}
+
 /// Which rows were recorded at or before `as_of` (every row without it).
 fn visibility(b: &RecordBatch, as_of: Option<i64>) -> impl Fn(usize) -> bool + '_ {
     let column = as_of.and_then(|_| times(b, "recorded_at"));
@@ -422,14 +467,11 @@ impl LineageIndex {
                 let (n, new) = ids.intern(aid.value(row));
                 if new {
                     let text = kind.value(row);
-                    let code = match ArtifactKind::ALL.iter().position(|k| k.as_str() == text) {
-                        Some(code) => code as u8,
-                        // Stored kinds are written exactly; parsing also accepts other spellings.
-                        None => kind_code(text.parse().map_err(|_| {
+                    let k =
+                        stored(ArtifactKind::ALL, ArtifactKind::as_str, text).ok_or_else(|| {
                             corrupt(store, "artifacts", format!("unknown kind '{text}'"))
-                        })?),
-                    };
-                    kinds.push(code);
+                        })?;
+                    kinds.push(kind_code(k));
                 }
                 if opt(composition, row).is_some() {
                     composed.insert(n);
@@ -495,13 +537,10 @@ impl LineageIndex {
                 }
                 if run_kinds[r as usize].is_none() {
                     let kind = run_kind.value(row);
-                    let known = RunKind::ALL.iter().find(|k| k.as_str() == kind).copied();
-                    run_kinds[r as usize] = Some(match known {
-                        Some(k) => k,
-                        None => kind.parse().map_err(|_| {
+                    run_kinds[r as usize] =
+                        Some(stored(RunKind::ALL, RunKind::as_str, kind).ok_or_else(|| {
                             corrupt(store, "runs", format!("unknown run kind '{kind}'"))
-                        })?,
-                    });
+                        })?);
                 }
                 if let (Some(list), Some((Some(aids), Some(rs)))) = (inputs, input_items) {
                     if !list.is_null(row) {
@@ -653,6 +692,11 @@ impl LineageIndex {
     pub fn downstream_edges(&self, n: NodeId) -> impl Iterator<Item = (NodeId, u8)> + '_ {
         let (to, role) = self.down.row(n);
         to.iter().copied().zip(role.iter().copied())
+    }
+
+    /// Every edge of a node, upstream then downstream (a run's inputs and outputs).
+    pub fn edges(&self, n: NodeId) -> impl Iterator<Item = (NodeId, u8)> + '_ {
+        self.upstream_edges(n).chain(self.downstream_edges(n))
     }
 
     /// Every node upstream of `root` (itself included), breadth first.
@@ -824,34 +868,21 @@ impl LineageIndex {
         }
         let mut bits = vec![0u64; n * words];
         let (order, placed) = self.topological_order();
-        let eval = role_code(Role::EvalData);
-        let base = role_code(Role::BaseWeights);
-        let carries_outputs = [
-            Role::Generator,
-            Role::Teacher,
-            Role::Judge,
-            Role::RewardModel,
-        ]
-        .map(role_code);
+        let carries = edge_carries(restrictions_travel);
         let mut acc = vec![0u64; words];
         let mut step = |v: NodeId, bits: &mut Vec<u64>| -> bool {
             acc.iter_mut().for_each(|w| *w = 0);
             let (from, roles) = self.up.row(v);
-            let run = self.is_run(v);
             for (&u, &role) in from.iter().zip(roles) {
-                if run {
-                    if role == eval {
-                        continue;
+                let c = carries[role as usize];
+                if c.model_terms {
+                    let b = bit_of[u as usize] as usize;
+                    if b != u32::MAX as usize {
+                        acc[b / 64] |= 1 << (b % 64);
                     }
-                    if role == base || carries_outputs.contains(&role) {
-                        let b = bit_of[u as usize] as usize;
-                        if b != u32::MAX as usize {
-                            acc[b / 64] |= 1 << (b % 64);
-                        }
-                        if role != base && !restrictions_travel {
-                            continue;
-                        }
-                    }
+                }
+                if !c.upstream {
+                    continue;
                 }
                 let src = &bits[u as usize * words..u as usize * words + words];
                 for (a, s) in acc.iter_mut().zip(src) {

@@ -79,8 +79,11 @@ fn fetch_chunks(listed: &[ObjectInfo]) -> Vec<&[ObjectInfo]> {
     chunks
 }
 
+/// Which values of a selected column to keep.
+pub type Keep<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
 /// A column and the values of it to keep.
-type Selection<'a> = (&'a str, &'a (dyn Fn(&str) -> bool + Sync));
+type Selection<'a> = (&'a str, Keep<'a>);
 
 fn keys_of(listed: &[ObjectInfo]) -> Vec<String> {
     listed.iter().map(|i| i.key.clone()).collect()
@@ -507,44 +510,36 @@ impl Store {
 
     /// Every record in the store.
     pub fn load(&self) -> Result<Snapshot> {
-        let (artifacts, a) = self.load_table::<ArtifactRecord>()?;
-        let (license_claims, l) = self.load_table::<LicenseClaimRecord>()?;
-        let (runs, r) = self.load_table::<RunRecord>()?;
-        let (releases, s) = self.load_table::<ReleaseRecord>()?;
+        let mut snapshot = self.load_tables(None)?;
         let (waivers, w) = self.load_table::<WaiverRecord>()?;
-        Ok(Snapshot {
-            artifacts,
-            license_claims,
-            runs,
-            releases,
-            waivers,
-            segments: a + l + r + s + w,
-        })
+        snapshot.waivers = waivers;
+        snapshot.segments += w;
+        Ok(snapshot)
     }
 
     /// The records a question needs, not every record: artifacts, license claims and releases
-    /// whose artifact id passes `artifact`, runs whose id passes `run`, and every waiver. Only
-    /// the id column is decoded for the rows left out.
-    pub fn load_selected(
-        &self,
-        artifact: &(dyn Fn(&str) -> bool + Sync),
-        run: &(dyn Fn(&str) -> bool + Sync),
-    ) -> Result<Snapshot> {
-        let (artifacts, a) =
-            self.load_table_where::<ArtifactRecord>(Some(("artifact_id", artifact)))?;
-        let (license_claims, l) =
-            self.load_table_where::<LicenseClaimRecord>(Some(("artifact_id", artifact)))?;
-        let (runs, r) = self.load_table_where::<RunRecord>(Some(("run_id", run)))?;
-        let (releases, s) =
-            self.load_table_where::<ReleaseRecord>(Some(("artifact_id", artifact)))?;
-        let (waivers, w) = self.load_table::<WaiverRecord>()?;
+    /// whose artifact id passes `artifact`, runs whose id passes `run`. Only the id column is
+    /// decoded for the rows left out. Waivers are not read (a selection usually depends on
+    /// what they name: read them first with `load_table`).
+    pub fn load_selected(&self, artifact: Keep<'_>, run: Keep<'_>) -> Result<Snapshot> {
+        self.load_tables(Some((artifact, run)))
+    }
+
+    /// Every table but the waivers, all records or those the (artifact, run) filters keep.
+    fn load_tables(&self, select: Option<(Keep<'_>, Keep<'_>)>) -> Result<Snapshot> {
+        let by_artifact = select.map(|(artifact, _)| ("artifact_id", artifact));
+        let by_run = select.map(|(_, run)| ("run_id", run));
+        let (artifacts, a) = self.load_table_where::<ArtifactRecord>(by_artifact)?;
+        let (license_claims, l) = self.load_table_where::<LicenseClaimRecord>(by_artifact)?;
+        let (runs, r) = self.load_table_where::<RunRecord>(by_run)?;
+        let (releases, s) = self.load_table_where::<ReleaseRecord>(by_artifact)?;
         Ok(Snapshot {
             artifacts,
             license_claims,
             runs,
             releases,
-            waivers,
-            segments: a + l + r + s + w,
+            waivers: Vec::new(),
+            segments: a + l + r + s,
         })
     }
 

@@ -108,19 +108,19 @@ impl Out {
     fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
-    fn u32s(&mut self, v: &[u32]) {
+    /// A length, then every word's little-endian bytes.
+    fn words<const N: usize, T: Copy>(&mut self, v: &[T], to_le: fn(T) -> [u8; N]) {
         self.u64(v.len() as u64);
-        self.0.reserve(v.len() * 4);
+        self.0.reserve(v.len() * N);
         for x in v {
-            self.0.extend_from_slice(&x.to_le_bytes());
+            self.0.extend_from_slice(&to_le(*x));
         }
     }
+    fn u32s(&mut self, v: &[u32]) {
+        self.words(v, u32::to_le_bytes);
+    }
     fn u64s(&mut self, v: &[u64]) {
-        self.u64(v.len() as u64);
-        self.0.reserve(v.len() * 8);
-        for x in v {
-            self.0.extend_from_slice(&x.to_le_bytes());
-        }
+        self.words(v, u64::to_le_bytes);
     }
     fn set(&mut self, set: &HashSet<NodeId>) {
         let mut v: Vec<u32> = set.iter().copied().collect();
@@ -155,23 +155,21 @@ impl<'a> In<'a> {
     fn str(&mut self) -> Option<String> {
         String::from_utf8(self.bytes()?.to_vec()).ok()
     }
-    fn u32s(&mut self) -> Option<Vec<u32>> {
+    /// A length, then that many little-endian words of `N` bytes.
+    fn words<const N: usize, T>(&mut self, from_le: fn([u8; N]) -> T) -> Option<Vec<T>> {
         let n = self.len()?;
-        let raw = self.take(n.checked_mul(4)?)?;
+        let raw = self.take(n.checked_mul(N)?)?;
         Some(
-            raw.chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            raw.chunks_exact(N)
+                .map(|c| from_le(c.try_into().expect("N bytes")))
                 .collect(),
         )
     }
+    fn u32s(&mut self) -> Option<Vec<u32>> {
+        self.words(u32::from_le_bytes)
+    }
     fn u64s(&mut self) -> Option<Vec<u64>> {
-        let n = self.len()?;
-        let raw = self.take(n.checked_mul(8)?)?;
-        Some(
-            raw.chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
-        )
+        self.words(u64::from_le_bytes)
     }
     fn set(&mut self) -> Option<HashSet<NodeId>> {
         Some(self.u32s()?.into_iter().collect())
