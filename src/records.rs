@@ -435,6 +435,12 @@ pub fn now() -> DateTime<Utc> {
 
 /// `user@host` of the writing process, for audit trails.
 pub fn current_actor() -> String {
+    // Read once per process: a training loop tags thousands of times.
+    static ACTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ACTOR.get_or_init(read_actor).clone()
+}
+
+fn read_actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());

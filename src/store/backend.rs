@@ -126,11 +126,19 @@ impl Backend for LocalBackend {
     fn put_new(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let target = self.path(key);
         let dir = target.parent().expect("keys have a folder").to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "creating store folder", e))?;
         let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
         let result = (|| {
-            let mut file =
-                std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, "creating segment", e))?;
+            // The table folder exists after the first write; creating it only when missing
+            // saves two system calls on every tagging call.
+            let mut file = match std::fs::File::create(&tmp) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| Error::io(&dir, "creating store folder", e))?;
+                    std::fs::File::create(&tmp)
+                }
+                other => other,
+            }
+            .map_err(|e| Error::io(&tmp, "creating segment", e))?;
             file.write_all(bytes)
                 .map_err(|e| Error::io(&tmp, "writing segment", e))?;
             file.sync_data()
