@@ -22,6 +22,10 @@
 //!
 //! Every command prints a machine-readable `RESULT <name> key=value ...` line.
 
+// The same allocator as the mlprov binary (src/main.rs), so the rows time what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
