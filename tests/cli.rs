@@ -445,6 +445,40 @@ fn compact_keeps_every_record() {
     p.ok(&["verify"]);
 }
 
+/// The store's own segments, in both encodings (plain one-record writes, snappy with
+/// dictionaries for large ones), open in DuckDB and polars where they lie.
+#[test]
+fn store_segments_open_in_duckdb_and_polars_where_they_lie() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("demo");
+    assert_eq!(
+        mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]).code,
+        0
+    );
+    let store = mlprov::Store::open(project.to_str().unwrap()).unwrap();
+    let mut batch = mlprov::records::Batch::default();
+    for i in 0..300 {
+        batch.artifacts.push(mlprov::records::ArtifactRecord::new(
+            format!("model:vendor/bulk-{i}@v1"),
+            mlprov::records::ArtifactKind::ExternalModel,
+        ));
+    }
+    store.append(batch).unwrap();
+    let snapshot = store.load().unwrap();
+    let expected = serde_json::json!({
+        "artifacts": snapshot.artifacts.len(),
+        "runs": snapshot.runs.len(),
+        "license_claims": snapshot.license_claims.len(),
+    });
+    common::validate_with(
+        "segment_readers.py",
+        &[
+            project.as_os_str(),
+            std::ffi::OsStr::new(&expected.to_string()),
+        ],
+    );
+}
+
 #[test]
 fn parquet_export_opens_in_duckdb_and_polars() {
     let dir = tempfile::tempdir().unwrap();
