@@ -351,13 +351,20 @@ impl RowPlan {
     }
 }
 
+/// Short source values looked up by a scan before falling back to a hash of the view.
+const INLINE_SCAN: usize = 16;
+
 /// One batch's accumulators, one slot per distinct source value, found without hashing the
 /// value for short (inline) strings: a dataset has a handful of sources, and looking each row's
 /// value up in a hash map was about a tenth of the scan's time.
 #[derive(Default)]
 struct BatchGroups<'a> {
     slots: Vec<(Option<&'a str>, Acc)>,
+    /// The first few short values, searched in order (a mix has a handful of sources) …
     inline: Vec<(u128, usize)>,
+    /// … and the rest hashed by their view, so a column with thousands of distinct short
+    /// values stays linear.
+    inline_more: HashMap<u128, usize, ahash::RandomState>,
     long: HashMap<&'a str, usize, ahash::RandomState>,
     null: Option<usize>,
 }
@@ -381,8 +388,15 @@ impl<'a> BatchGroups<'a> {
         if let Some(&(_, s)) = self.inline.iter().find(|(v, _)| *v == view) {
             return s;
         }
+        if let Some(&s) = self.inline_more.get(&view) {
+            return s;
+        }
         let s = self.new_slot(Some(value()));
-        self.inline.push((view, s));
+        if self.inline.len() < INLINE_SCAN {
+            self.inline.push((view, s));
+        } else {
+            self.inline_more.insert(view, s);
+        }
         s
     }
     fn long_slot(&mut self, value: &'a str) -> usize {
@@ -626,6 +640,27 @@ mod tests {
         let cc = scan(&b, "source").unwrap();
         assert_ne!(cc.groups[0].digest, ca.groups[0].digest);
         assert_eq!(cc.groups[1].digest, ca.groups[1].digest);
+    }
+
+    #[test]
+    fn many_distinct_sources_are_counted_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        // 300 distinct values: 150 short ones (inline views, past the few scanned in order) and
+        // 150 long ones.
+        let mut text = String::new();
+        for i in 0..2400 {
+            let source = if i % 2 == 0 {
+                format!("s{}", i % 300)
+            } else {
+                format!("a-long-source-name-{}", i % 300)
+            };
+            text.push_str(&format!("{{\"source\":\"{source}\",\"n\":{i}}}\n"));
+        }
+        write(dir.path(), "mix.jsonl", &text);
+        let c = scan(dir.path(), "source").unwrap();
+        assert_eq!(c.rows, 2400);
+        assert_eq!(c.groups.len(), 300);
+        assert!(c.groups.iter().all(|g| g.rows == 8), "{:?}", &c.groups[..3]);
     }
 
     #[test]
