@@ -18,10 +18,7 @@ struct Demo {
 
 impl Demo {
     fn new() -> Demo {
-        let dir = tempfile::tempdir().unwrap();
-        let project = dir.path().join("demo");
-        let ran = mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]);
-        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        let (dir, project) = common::demo_project();
         Demo { _dir: dir, project }
     }
 

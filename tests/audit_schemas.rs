@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::mlprov_in;
+use common::{demo_project, mlprov_in};
 use jsonschema::{Draft, Validator};
 use mlprov::audit::codes::CODES;
 use mlprov::catalog::{Catalog, ClaimSubject, TermClass};
@@ -416,14 +416,6 @@ fn json_out(cwd: &Path, args: &[&str], code: i32) -> Out {
         fail_on,
         doc,
     }
-}
-
-fn demo_project() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("demo");
-    let ran = mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]);
-    assert_eq!(ran.code, 0, "demo: {}", ran.stderr);
-    (dir, project)
 }
 
 fn demo_policy() -> String {

@@ -449,12 +449,7 @@ fn compact_keeps_every_record() {
 /// dictionaries for large ones), open in DuckDB and polars where they lie.
 #[test]
 fn store_segments_open_in_duckdb_and_polars_where_they_lie() {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("demo");
-    assert_eq!(
-        mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]).code,
-        0
-    );
+    let (_dir, project) = common::demo_project();
     let store = mlprov::Store::open(project.to_str().unwrap()).unwrap();
     let mut batch = mlprov::records::Batch::default();
     for i in 0..300 {
@@ -481,12 +476,7 @@ fn store_segments_open_in_duckdb_and_polars_where_they_lie() {
 
 #[test]
 fn parquet_export_opens_in_duckdb_and_polars() {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("demo");
-    assert_eq!(
-        mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]).code,
-        0
-    );
+    let (dir, project) = common::demo_project();
     let store = project.to_str().unwrap();
     let out = dir.path().join("export");
     let ran = mlprov_in(

@@ -263,10 +263,7 @@ fn walk(dir: &Path) -> Vec<String> {
 
 #[test]
 fn query_answers_the_two_questions_on_the_demo() {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("demo");
-    let built = mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]);
-    assert_eq!(built.code, 0, "{}", built.stderr);
+    let (_dir, project) = common::demo_project();
 
     // "All external checkpoints with an open finding."
     let ran = mlprov_in(

@@ -54,6 +54,16 @@ fn finish(out: Output) -> Ran {
     }
 }
 
+/// The bundled demo lineage built by `mlprov demo` in a temporary folder: the folder (keep it
+/// alive) and the project path.
+pub fn demo_project() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("demo");
+    let ran = mlprov_in(dir.path(), &["demo", "--dir", project.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "demo: {}", ran.stderr);
+    (dir, project)
+}
+
 /// Run mlprov in `cwd` with no store configured by the environment.
 pub fn mlprov_in(cwd: &Path, args: &[&str]) -> Ran {
     let out = Command::new(bin())
