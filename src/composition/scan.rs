@@ -326,7 +326,7 @@ impl RowPlan {
         let mut groups = BatchGroups::default();
         let mut row = 0;
         for arr in values.downcast_iter() {
-            let validity = arr.validity().filter(|b| b.unset_bits() > 0);
+            let validity = null_mask(arr);
             for (j, view) in arr.views().iter().enumerate() {
                 let slot = if validity.is_some_and(|b| !b.get_bit(j)) {
                     groups.null_slot()
@@ -409,6 +409,12 @@ impl<'a> BatchGroups<'a> {
     }
 }
 
+/// A chunk's validity bitmap when it has nulls; `None` when every value is valid, so loops
+/// skip the per-row bit test on the common null-free chunk.
+fn null_mask<A: Array + ?Sized>(arr: &A) -> Option<&polars_arrow::bitmap::Bitmap> {
+    arr.validity().filter(|b| b.unset_bits() > 0)
+}
+
 fn seed(prev: u64, name_seed: u64, tag: u64) -> u64 {
     prev.rotate_left(23) ^ name_seed ^ tag.wrapping_mul(LANE_B)
 }
@@ -427,7 +433,7 @@ fn fold_column(series: &Series, name_seed: u64, hashes: &mut [u64]) -> PolarsRes
         ($ca:expr, $tag:expr, $bytes_of:expr) => {{
             let mut i = 0;
             for arr in $ca.downcast_iter() {
-                let validity = arr.validity().filter(|b| b.unset_bits() > 0);
+                let validity = null_mask(arr);
                 for (j, v) in arr.values().iter().enumerate() {
                     if validity.is_some_and(|b| !b.get_bit(j)) {
                         fold(hashes, i, $tag, None);
@@ -444,7 +450,7 @@ fn fold_column(series: &Series, name_seed: u64, hashes: &mut [u64]) -> PolarsRes
         DataType::String => {
             let mut i = 0;
             for arr in series.str()?.downcast_iter() {
-                let validity = arr.validity().filter(|b| b.unset_bits() > 0);
+                let validity = null_mask(arr);
                 for (j, v) in arr.values_iter().enumerate() {
                     let valid = validity.is_none_or(|b| b.get_bit(j));
                     fold(hashes, i, tag::TEXT, valid.then_some(v.as_bytes()));
