@@ -439,7 +439,7 @@ fn fold_column(series: &Series, name_seed: u64, hashes: &mut [u64]) -> PolarsRes
                         fold(hashes, i, $tag, None);
                     } else {
                         let b = $bytes_of(*v);
-                        fold(hashes, i, $tag, Some(&b[..]));
+                        fold(hashes, i, $tag, Some(b.as_ref()));
                     }
                     i += 1;
                 }
@@ -548,9 +548,8 @@ impl Default for DecimalText {
     }
 }
 
-impl std::ops::Index<std::ops::RangeFull> for DecimalText {
-    type Output = [u8];
-    fn index(&self, _: std::ops::RangeFull) -> &[u8] {
+impl AsRef<[u8]> for DecimalText {
+    fn as_ref(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 }
@@ -682,7 +681,7 @@ mod tests {
             let mut buf = DecimalText::default();
             for x in series.decimal().unwrap().physical().into_no_null_iter() {
                 buf.format(x, scale);
-                got.push(String::from_utf8(buf[..].to_vec()).unwrap());
+                got.push(String::from_utf8(buf.as_ref().to_vec()).unwrap());
             }
             assert_eq!(got, expected, "scale {scale}");
         }
