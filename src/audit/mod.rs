@@ -365,28 +365,27 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The span of `model`'s license assignments that `at` falls in.
-    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
-        let at = at?;
-        let bounds = Rc::clone(
-            self.boundaries
-                .borrow_mut()
-                .entry(model)
-                .or_insert_with(|| {
-                    // Only a vendor's model (vendor, name, channel) has catalog assignments.
-                    let bounds = self.artifact(model).and_then(|a| {
-                        Some(self.catalog.assignment_boundaries(
-                            a.vendor.as_deref()?,
-                            a.model.as_deref()?,
-                            a.revision.as_deref(),
-                            a.channel?,
-                        ))
-                    });
-                    Rc::new(bounds.unwrap_or_default())
-                }),
-        );
-        Some(bounds.partition_point(|b| *b <= at))
-    }
+}
+
+/// The dates at which the catalog's license assignments for a model change (none for an
+/// artifact that is not a vendor's model: only those have assignments).
+fn assignment_boundaries(catalog: &Catalog, model: Option<&Artifact>) -> Vec<DateTime<Utc>> {
+    model
+        .and_then(|a| {
+            Some(catalog.assignment_boundaries(
+                a.vendor.as_deref()?,
+                a.model.as_deref()?,
+                a.revision.as_deref(),
+                a.channel?,
+            ))
+        })
+        .unwrap_or_default()
+}
+
+/// Which span of a model's assignment `boundaries` the moment `at` falls in.
+fn epoch_in(boundaries: &[DateTime<Utc>], at: Option<DateTime<Utc>>) -> Option<usize> {
+    let at = at?;
+    Some(boundaries.partition_point(|b| *b <= at))
 }
 
 /// Licenses that govern a model (with why), and license ids the catalog does not know.
@@ -394,6 +393,21 @@ type LicensesOf<'c> = (Vec<(&'c LicenseEntry, String)>, Vec<String>);
 type LicensesMemo<'c> = Rc<LicensesOf<'c>>;
 
 pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOptions) -> AuditReport {
+    audit_with(view, catalog, policy, opts, None)
+}
+
+/// What reached each run, worked out elsewhere (the store audit propagates on the lineage
+/// index) and given in terms of the view's graph.
+type GivenExposures<'g> = &'g dyn Fn(&Ctx) -> Vec<(NodeIndex, Vec<Exposure>)>;
+
+/// The audit of a view, with the exposures propagated here or `given`.
+fn audit_with(
+    view: &View,
+    catalog: &Catalog,
+    policy: &Policy,
+    opts: &AuditOptions,
+    given: Option<GivenExposures>,
+) -> AuditReport {
     let graph = LineageGraph::build(view);
     let ctx = Ctx {
         view,
@@ -454,7 +468,10 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
     }
 
     findings.extend(unmapped_sources(&ctx));
-    let run_exposures = propagate(&ctx);
+    let run_exposures = match given {
+        Some(given) => given(&ctx),
+        None => propagate(&ctx, |_| true),
+    };
     let scope = scope_runs(&ctx);
     let mut summary = Summary::default();
     let mut targets = BTreeSet::new();
@@ -487,11 +504,15 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
         // evidence that explains it best: outputs used (what distillation is) before weights
         // derived from, then the shortest path.
         let mut exposures: Vec<&Exposure> = exposures.iter().collect();
+        // (Model, channel and epoch make the order total: it does not depend on the order
+        // in which exposures reached the run.)
         exposures.sort_by_key(|e| {
             (
                 e.origin == ClaimSubject::Weights,
                 e.path.len,
                 e.model.index(),
+                e.via == ClaimSubject::Weights,
+                e.epoch,
             )
         });
         for target in target_list {
@@ -781,46 +802,137 @@ fn is_licensed_model(a: &Artifact) -> bool {
     a.kind == ArtifactKind::ExternalModel || a.vendor.is_some() || !a.license_claims.is_empty()
 }
 
-/// One pass in topological order; returns what reached each run.
-fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
-    let g = &ctx.graph.graph;
-    // tarjan_scc yields components in reverse topological order.
-    let mut sccs = petgraph::algo::tarjan_scc(g);
-    sccs.reverse();
-    // Per graph node (vectors, not maps: one slot per node, looked up per edge).
-    let mut at_node: Vec<Vec<Exposure>> = vec![Vec::new(); g.node_count()];
-    let mut per_run: Vec<(NodeIndex, Vec<Exposure>)> = Vec::new();
-    let mut slot_of: Vec<Option<usize>> = vec![None; g.node_count()];
+/// What exposure propagation reads of a lineage. The full audit reads a [`View`] through its
+/// petgraph ([`Ctx`]); the store audit reads the lineage index and only the few records
+/// propagation needs ([`plan`]): one propagation, two sources of the same facts.
+trait Flow {
+    /// Nodes in topological order, grouped into strongly connected components (a component of
+    /// several nodes, or of one node with an edge to itself, is a cycle).
+    fn components(&self) -> Vec<(Vec<NodeIndex>, bool)>;
+    fn node_count(&self) -> usize;
+    fn is_run(&self, n: NodeIndex) -> bool;
+    /// A run's inputs with the role each was used in.
+    fn inputs(&self, run: NodeIndex) -> Vec<(NodeIndex, Role)>;
+    fn outputs(&self, run: NodeIndex) -> Vec<NodeIndex>;
+    /// When a run used its inputs (see [`run_time`]).
+    fn run_time(&self, run: NodeIndex) -> Option<DateTime<Utc>>;
+    fn is_licensed_model(&self, n: NodeIndex) -> bool;
+    /// The span of `model`'s license assignments that `at` falls in.
+    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize>;
+    fn composition(&self, n: NodeIndex) -> Option<&crate::records::Composition>;
+    fn node(&self, id: &str) -> Option<NodeIndex>;
+    fn id(&self, n: NodeIndex) -> &str;
+    fn restrictions_travel(&self) -> bool;
+}
 
-    for scc in sccs {
-        let cyclic = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
+impl Flow for Ctx<'_> {
+    fn components(&self) -> Vec<(Vec<NodeIndex>, bool)> {
+        let g = &self.graph.graph;
+        // tarjan_scc yields components in reverse topological order.
+        let mut sccs = petgraph::algo::tarjan_scc(g);
+        sccs.reverse();
+        sccs.into_iter()
+            .map(|scc| {
+                let cyclic = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
+                (scc, cyclic)
+            })
+            .collect()
+    }
+
+    fn node_count(&self) -> usize {
+        self.graph.graph.node_count()
+    }
+
+    fn is_run(&self, n: NodeIndex) -> bool {
+        self.run(n).is_some()
+    }
+
+    fn inputs(&self, run: NodeIndex) -> Vec<(NodeIndex, Role)> {
+        self.run(run)
+            .into_iter()
+            .flat_map(|r| &r.inputs)
+            .filter_map(|i| Some((self.graph.node(&i.artifact_id)?, i.role)))
+            .collect()
+    }
+
+    fn outputs(&self, run: NodeIndex) -> Vec<NodeIndex> {
+        self.graph
+            .graph
+            .neighbors_directed(run, petgraph::Direction::Outgoing)
+            .collect()
+    }
+
+    fn run_time(&self, run: NodeIndex) -> Option<DateTime<Utc>> {
+        self.run(run).and_then(run_time)
+    }
+
+    fn is_licensed_model(&self, n: NodeIndex) -> bool {
+        self.artifact(n).is_some_and(is_licensed_model)
+    }
+
+    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
+        let bounds = Rc::clone(
+            self.boundaries
+                .borrow_mut()
+                .entry(model)
+                .or_insert_with(|| Rc::new(assignment_boundaries(self.catalog, self.artifact(model)))),
+        );
+        epoch_in(&bounds, at)
+    }
+
+    fn composition(&self, n: NodeIndex) -> Option<&crate::records::Composition> {
+        self.artifact(n).and_then(|a| a.composition.as_ref())
+    }
+
+    fn node(&self, id: &str) -> Option<NodeIndex> {
+        self.graph.node(id)
+    }
+
+    fn id(&self, n: NodeIndex) -> &str {
+        self.graph.id(n)
+    }
+
+    fn restrictions_travel(&self) -> bool {
+        self.policy.organisation.restrictions_travel
+    }
+}
+
+/// One pass in topological order; returns what reached each run `keep` selects.
+fn propagate<F: Flow>(flow: &F, keep: impl Fn(NodeIndex) -> bool) -> Vec<(NodeIndex, Vec<Exposure>)> {
+    // Per graph node (vectors, not maps: one slot per node, looked up per edge).
+    let mut at_node: Vec<Vec<Exposure>> = vec![Vec::new(); flow.node_count()];
+    let mut per_run: Vec<(NodeIndex, Vec<Exposure>)> = Vec::new();
+    let mut slot_of: Vec<Option<usize>> = vec![None; flow.node_count()];
+
+    for (scc, cyclic) in flow.components() {
         // In a cycle every member ends up with the union of what enters it; iterating the
         // members len+1 times reaches that fixpoint without special cases.
         let rounds = if cyclic { scc.len() + 1 } else { 1 };
         for _ in 0..rounds {
             for &n in &scc {
-                if let Some(run) = ctx.run(n) {
-                    let incoming = run_inputs_exposures(ctx, run, n, &at_node);
-                    for output in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
-                        let arriving: Vec<Exposure> = incoming
-                            .iter()
-                            .map(|e| {
-                                through_composition(ctx, output, e.extended(output, None), &at_node)
-                            })
-                            .collect();
-                        let out = &mut at_node[output.index()];
-                        for e in arriving {
-                            merge(out, e);
-                        }
+                if !flow.is_run(n) {
+                    continue;
+                }
+                let incoming = run_inputs_exposures(flow, n, &at_node);
+                for output in flow.outputs(n) {
+                    let arriving: Vec<Exposure> = incoming
+                        .iter()
+                        .map(|e| through_composition(flow, output, e.extended(output, None), &at_node))
+                        .collect();
+                    for e in arriving {
+                        merge(flow, &mut at_node[output.index()], e);
                     }
-                    if let Some(slot) = slot_of[n.index()].map(|i| &mut per_run[i]) {
-                        for e in incoming {
-                            merge(&mut slot.1, e);
-                        }
-                    } else {
-                        slot_of[n.index()] = Some(per_run.len());
-                        per_run.push((n, incoming));
+                }
+                if !keep(n) {
+                    continue;
+                }
+                if let Some(slot) = slot_of[n.index()].map(|i| &mut per_run[i]) {
+                    for e in incoming {
+                        merge(flow, &mut slot.1, e);
                     }
+                } else {
+                    slot_of[n.index()] = Some(per_run.len());
+                    per_run.push((n, incoming));
                 }
             }
         }
@@ -830,24 +942,55 @@ fn propagate(ctx: &Ctx) -> Vec<(NodeIndex, Vec<Exposure>)> {
 
 /// Adds an exposure unless an equal one is there; a path that is not cleared replaces one that
 /// is, so a model that reaches a run both through filtered and unfiltered data is judged.
-fn merge(into: &mut Vec<Exposure>, e: Exposure) {
+fn merge<F: Flow>(flow: &F, into: &mut Vec<Exposure>, e: Exposure) {
     match into.iter_mut().find(|x| x.key() == e.key()) {
         None => into.push(e),
         Some(x) if x.cleared_by.is_some() && e.cleared_by.is_none() => *x = e,
-        // Of two equal exposures the shorter path is the better evidence.
-        Some(x) if x.cleared_by.is_some() == e.cleared_by.is_some() && e.path.len < x.path.len => {
+        // Of two equal exposures the shorter path is the better evidence; of two equally
+        // short ones, the one whose steps read back from here have the smaller ids (and
+        // roles), so the evidence does not depend on the order paths arrive in.
+        Some(x)
+            if x.cleared_by.is_some() == e.cleared_by.is_some()
+                && (e.path.len < x.path.len
+                    || (e.path.len == x.path.len && precedes(flow, &e.path, &x.path))) =>
+        {
             *x = e
         }
         Some(_) => {}
     }
 }
 
+/// Whether path `a` comes before the equally long path `b`: compared step by step from
+/// their ends, by node id, then by the role leaving the step.
+fn precedes<F: Flow>(flow: &F, a: &Link, b: &Link) -> bool {
+    let (mut a, mut b) = (Some(a), Some(b));
+    while let (Some(x), Some(y)) = (a, b) {
+        if !std::ptr::eq(x, y) {
+            let order = flow
+                .id(x.node)
+                .cmp(flow.id(y.node))
+                .then_with(|| x.role.map(role_rank).cmp(&y.role.map(role_rank)));
+            if order != std::cmp::Ordering::Equal {
+                return order == std::cmp::Ordering::Less;
+            }
+        } else {
+            return false;
+        }
+        (a, b) = (x.prev.as_deref(), y.prev.as_deref());
+    }
+    false
+}
+
+fn role_rank(role: Role) -> usize {
+    Role::ALL.iter().position(|r| *r == role).unwrap_or(usize::MAX)
+}
+
 /// An exposure arriving at `node`: if the node is a dataset with a recorded composition, count
 /// the rows that came from the exposure's model (groups mapped to the model itself, or to an
 /// artifact the model's restriction reached); with every row's source mapped and none from
 /// the model, the restriction is cleared here.
-fn through_composition(
-    ctx: &Ctx,
+fn through_composition<F: Flow>(
+    flow: &F,
     node: NodeIndex,
     mut e: Exposure,
     at_node: &[Vec<Exposure>],
@@ -855,7 +998,7 @@ fn through_composition(
     if e.cleared_by.is_some() {
         return e;
     }
-    let Some(composition) = ctx.artifact(node).and_then(|a| a.composition.as_ref()) else {
+    let Some(composition) = flow.composition(node) else {
         return e;
     };
     let mut rows = 0;
@@ -865,7 +1008,7 @@ fn through_composition(
             unmapped += group.rows;
             continue;
         }
-        let Some(source) = group.source.as_deref().and_then(|s| ctx.graph.node(s)) else {
+        let Some(source) = group.source.as_deref().and_then(|s| flow.node(s)) else {
             continue;
         };
         let carries = source == e.model
@@ -890,72 +1033,61 @@ fn through_composition(
     e
 }
 
-fn run_inputs_exposures(
-    ctx: &Ctx,
-    run: &Run,
+fn run_inputs_exposures<F: Flow>(
+    flow: &F,
     run_node: NodeIndex,
     at_node: &[Vec<Exposure>],
 ) -> Vec<Exposure> {
     let mut incoming: Vec<Exposure> = Vec::new();
-    let when = run_time(run);
-    for input in &run.inputs {
-        let Some(a_node) = ctx.graph.node(&input.artifact_id) else {
-            continue;
-        };
+    // Read only when an exposure starts (or is re-stamped) here.
+    let when = std::cell::OnceCell::new();
+    let when = || *when.get_or_init(|| flow.run_time(run_node));
+    for (a_node, role) in flow.inputs(run_node) {
         let inherited = at_node
             .get(a_node.index())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let artifact = ctx.artifact(a_node);
-        let through = |e: &Exposure| e.extended(run_node, Some(input.role));
-        match input.role {
+        let through = |e: &Exposure| e.extended(run_node, Some(role));
+        let fresh = |via: ClaimSubject, at: Option<DateTime<Utc>>| Exposure {
+            model: a_node,
+            via,
+            origin: via,
+            at,
+            epoch: flow.epoch(a_node, at),
+            path: Link::start(a_node, role),
+            share: None,
+            cleared_by: None,
+        };
+        match role {
             Role::Generator | Role::Teacher | Role::Judge | Role::RewardModel => {
-                if artifact.is_some_and(is_licensed_model) {
-                    let e = Exposure {
-                        model: a_node,
-                        via: ClaimSubject::Outputs,
-                        origin: ClaimSubject::Outputs,
-                        at: when,
-                        epoch: ctx.epoch(a_node, when),
-                        path: Link::start(a_node, input.role),
-                        share: None,
-                        cleared_by: None,
-                    };
-                    merge(&mut incoming, e.extended(run_node, None));
+                if flow.is_licensed_model(a_node) {
+                    let e = fresh(ClaimSubject::Outputs, when());
+                    merge(flow, &mut incoming, e.extended(run_node, None));
                 }
-                if ctx.policy.organisation.restrictions_travel {
+                if flow.restrictions_travel() {
                     // What a derivative generates are outputs of everything it derives from.
                     for e in inherited {
                         let mut e = through(e);
                         e.via = ClaimSubject::Outputs;
-                        e.at = when;
-                        e.epoch = ctx.epoch(e.model, when);
-                        merge(&mut incoming, e);
+                        e.at = when();
+                        e.epoch = flow.epoch(e.model, e.at);
+                        merge(flow, &mut incoming, e);
                     }
                 }
             }
             Role::BaseWeights => {
-                if artifact.is_some_and(is_licensed_model) {
-                    let e = Exposure {
-                        model: a_node,
-                        via: ClaimSubject::Weights,
-                        origin: ClaimSubject::Weights,
-                        at: when,
-                        epoch: ctx.epoch(a_node, when),
-                        path: Link::start(a_node, input.role),
-                        share: None,
-                        cleared_by: None,
-                    };
-                    merge(&mut incoming, e.extended(run_node, None));
+                if flow.is_licensed_model(a_node) {
+                    let e = fresh(ClaimSubject::Weights, when());
+                    merge(flow, &mut incoming, e.extended(run_node, None));
                 }
                 // A derivative carries everything its base carried.
                 for e in inherited {
-                    merge(&mut incoming, through(e));
+                    merge(flow, &mut incoming, through(e));
                 }
             }
             Role::TrainingData | Role::Source => {
                 for e in inherited {
-                    merge(&mut incoming, through(e));
+                    merge(flow, &mut incoming, through(e));
                 }
             }
             Role::EvalData => {}
