@@ -364,7 +364,6 @@ impl<'a> Ctx<'a> {
             _ => None,
         }
     }
-
 }
 
 /// The dates at which the catalog's license assignments for a model change (none for an
@@ -820,6 +819,11 @@ trait Flow {
     /// The span of `model`'s license assignments that `at` falls in.
     fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize>;
     fn composition(&self, n: NodeIndex) -> Option<&crate::records::Composition>;
+    /// How many run inputs read what reached `n`.
+    fn consumers(&self, n: NodeIndex) -> usize;
+    /// Artifacts whose rows some recorded composition counts (what reached them is read when
+    /// the composition is met).
+    fn composition_sources(&self) -> Vec<NodeIndex>;
     fn node(&self, id: &str) -> Option<NodeIndex>;
     fn id(&self, n: NodeIndex) -> &str;
     fn restrictions_travel(&self) -> bool;
@@ -875,13 +879,32 @@ impl Flow for Ctx<'_> {
             self.boundaries
                 .borrow_mut()
                 .entry(model)
-                .or_insert_with(|| Rc::new(assignment_boundaries(self.catalog, self.artifact(model)))),
+                .or_insert_with(|| {
+                    Rc::new(assignment_boundaries(self.catalog, self.artifact(model)))
+                }),
         );
         epoch_in(&bounds, at)
     }
 
     fn composition(&self, n: NodeIndex) -> Option<&crate::records::Composition> {
         self.artifact(n).and_then(|a| a.composition.as_ref())
+    }
+
+    fn consumers(&self, n: NodeIndex) -> usize {
+        self.graph
+            .graph
+            .neighbors_directed(n, petgraph::Direction::Outgoing)
+            .count()
+    }
+
+    fn composition_sources(&self) -> Vec<NodeIndex> {
+        self.view
+            .artifacts
+            .values()
+            .filter_map(|a| a.composition.as_ref())
+            .flat_map(|c| &c.groups)
+            .filter_map(|g| self.graph.node(g.source.as_deref()?))
+            .collect()
     }
 
     fn node(&self, id: &str) -> Option<NodeIndex> {
@@ -898,11 +921,24 @@ impl Flow for Ctx<'_> {
 }
 
 /// One pass in topological order; returns what reached each run `keep` selects.
-fn propagate<F: Flow>(flow: &F, keep: impl Fn(NodeIndex) -> bool) -> Vec<(NodeIndex, Vec<Exposure>)> {
+fn propagate<F: Flow>(
+    flow: &F,
+    keep: impl Fn(NodeIndex) -> bool,
+) -> Vec<(NodeIndex, Vec<Exposure>)> {
     // Per graph node (vectors, not maps: one slot per node, looked up per edge).
     let mut at_node: Vec<Vec<Exposure>> = vec![Vec::new(); flow.node_count()];
     let mut per_run: Vec<(NodeIndex, Vec<Exposure>)> = Vec::new();
     let mut slot_of: Vec<Option<usize>> = vec![None; flow.node_count()];
+    // What reached a node is dropped once every run that reads it has (a large lineage would
+    // otherwise hold every node's exposures to the end).
+    let mut waiting: Vec<usize> = (0..flow.node_count())
+        .map(|i| flow.consumers(NodeIndex::new(i)))
+        .collect();
+    for source in flow.composition_sources() {
+        if let Some(w) = waiting.get_mut(source.index()) {
+            *w = usize::MAX;
+        }
+    }
 
     for (scc, cyclic) in flow.components() {
         // In a cycle every member ends up with the union of what enters it; iterating the
@@ -913,11 +949,24 @@ fn propagate<F: Flow>(flow: &F, keep: impl Fn(NodeIndex) -> bool) -> Vec<(NodeIn
                 if !flow.is_run(n) {
                     continue;
                 }
-                let incoming = run_inputs_exposures(flow, n, &at_node);
+                let inputs = flow.inputs(n);
+                let incoming = run_inputs_exposures(flow, n, &inputs, &at_node);
+                if !cyclic {
+                    for (a, _) in &inputs {
+                        if let Some(w) = waiting.get_mut(a.index()).filter(|w| **w != usize::MAX) {
+                            *w = w.saturating_sub(1);
+                            if *w == 0 {
+                                at_node[a.index()] = Vec::new();
+                            }
+                        }
+                    }
+                }
                 for output in flow.outputs(n) {
                     let arriving: Vec<Exposure> = incoming
                         .iter()
-                        .map(|e| through_composition(flow, output, e.extended(output, None), &at_node))
+                        .map(|e| {
+                            through_composition(flow, output, e.extended(output, None), &at_node)
+                        })
                         .collect();
                     for e in arriving {
                         merge(flow, &mut at_node[output.index()], e);
@@ -982,7 +1031,10 @@ fn precedes<F: Flow>(flow: &F, a: &Link, b: &Link) -> bool {
 }
 
 fn role_rank(role: Role) -> usize {
-    Role::ALL.iter().position(|r| *r == role).unwrap_or(usize::MAX)
+    Role::ALL
+        .iter()
+        .position(|r| *r == role)
+        .unwrap_or(usize::MAX)
 }
 
 /// An exposure arriving at `node`: if the node is a dataset with a recorded composition, count
@@ -1036,13 +1088,14 @@ fn through_composition<F: Flow>(
 fn run_inputs_exposures<F: Flow>(
     flow: &F,
     run_node: NodeIndex,
+    inputs: &[(NodeIndex, Role)],
     at_node: &[Vec<Exposure>],
 ) -> Vec<Exposure> {
     let mut incoming: Vec<Exposure> = Vec::new();
     // Read only when an exposure starts (or is re-stamped) here.
     let when = std::cell::OnceCell::new();
     let when = || *when.get_or_init(|| flow.run_time(run_node));
-    for (a_node, role) in flow.inputs(run_node) {
+    for &(a_node, role) in inputs {
         let inherited = at_node
             .get(a_node.index())
             .map(Vec::as_slice)

@@ -4,23 +4,32 @@
 //! cannot lead to a finding: nothing licensed is upstream of them, or only terms that bind
 //! distributed models (conditions, internal-only use) reach runs whose checkpoints were never
 //! released. [`audit_store`] answers that first on the [`LineageIndex`] (ids and edges, no
-//! records), picks the runs that could have a finding, loads the records on their lineage
-//! from the licensed models down (plus what the integrity checks need), and runs the same
-//! audit on that part of the store. The report is the one the full audit gives; only the
-//! summary's counts of evaluated runs and targets, which cover every run, come from the index.
+//! records) and picks the runs that could have a finding. It then propagates exposures to
+//! those runs on the index itself, reading records only where propagation needs a fact the
+//! index does not hold (licensed models, row compositions, the time of runs where an exposure
+//! starts), and finally reads the records a finding names: the candidate runs with their
+//! inputs and outputs, and the steps of each evidence path. The same evaluation as the full
+//! audit judges them. The report is the one the full audit gives; only the summary's counts
+//! of evaluated runs and targets, which cover every run, come from the index.
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
+use petgraph::graph::NodeIndex;
 
-use super::{audit, produces_model, AuditOptions, AuditReport};
+use super::{
+    audit, audit_with, epoch_in, produces_model, propagate, AuditOptions, AuditReport, Ctx,
+    Exposure, Flow, Link, Share,
+};
 use crate::catalog::{Catalog, ClaimSubject, LicenseEntry, TermClass};
 use crate::error::Result;
 use crate::graph::index::{edge_carries, role_code, LineageIndex, NodeId, OUTPUT_EDGE};
 use crate::policy::Policy;
 use crate::progress::PhaseTimer;
-use crate::records::{ArtifactKind, Role, WaiverRecord};
-use crate::store::Store;
+use crate::records::{ArtifactKind, Composition, Role, WaiverRecord};
+use crate::store::{Selected, Snapshot, Store};
 use crate::view::View;
 
 /// Reached by a model whose terms bind only distributed models.
@@ -32,18 +41,62 @@ const UNGATED: u8 = 2;
 /// What the index decided before any record was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditPlan {
-    /// Per node: whether its records are read.
+    /// Per node: whether its records are read before exposures are propagated.
     pub needed: Vec<bool>,
     /// Runs that could have a finding.
     pub candidate_runs: usize,
+    pub candidates: Vec<NodeId>,
     /// Runs the audit evaluates and checkpoints it judges (the summary's counts).
     pub runs_evaluated: usize,
     pub targets: usize,
+    /// Per node: whether exposures are propagated through it (see [`AuditPlan::region`]).
+    in_region: Vec<bool>,
+    /// Every node in topological order.
+    order: Vec<NodeId>,
+    /// Per node: [`GATED`] | [`UNGATED`] for the terms that reach it.
+    reach: Vec<u8>,
+    /// Per node: [`GATED`] or [`UNGATED`] for a licensed model, else 0.
+    licensed: Vec<u8>,
+    restrictions_travel: bool,
 }
 
 impl AuditPlan {
     pub fn needed_nodes(&self) -> usize {
         self.needed.iter().filter(|n| **n).count()
+    }
+
+    /// Where exposures are propagated, in topological order: the candidates and every node
+    /// whose exposures can reach them.
+    pub fn region(&self) -> Vec<NodeId> {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&v| self.in_region[v as usize])
+            .collect()
+    }
+
+    /// Adds `seeds` to the region with every node whose exposures can reach them; the licensed
+    /// models they use are read.
+    fn grow(&mut self, index: &LineageIndex, seeds: impl IntoIterator<Item = NodeId>) {
+        let carries = edge_carries(self.restrictions_travel);
+        let mut queue: VecDeque<NodeId> = VecDeque::new();
+        for s in seeds {
+            if !std::mem::replace(&mut self.in_region[s as usize], true) {
+                queue.push_back(s);
+            }
+        }
+        while let Some(v) = queue.pop_front() {
+            for (u, code) in index.upstream_edges(v) {
+                let u = u as usize;
+                if self.licensed[u] != 0 {
+                    self.needed[u] = true;
+                }
+                if carries[code as usize].upstream && self.reach[u] != 0 && !self.in_region[u] {
+                    self.in_region[u] = true;
+                    queue.push_back(u as NodeId);
+                }
+            }
+        }
     }
 }
 
@@ -84,27 +137,315 @@ pub fn audit_store(
             }
         }
     }
-    let recorded_elsewhere = |n: Option<NodeId>| {
-        n.is_some_and(|n| index.is_recorded_artifact(n) && !plan.needed[n as usize])
-    };
-    let mut snapshot = store.load_selected(
+    // Row compositions on the way: the one fact propagation needs that the index does not
+    // hold (a filtered dataset can clear a restriction). Rare, so read only when present; the
+    // exposures of the artifacts their rows came from are propagated too.
+    let mut compositions = Snapshot::default();
+    let mut read = HashSet::new();
+    loop {
+        let mut wanted = vec![false; index.node_count()];
+        let mut any = false;
+        for v in plan.region() {
+            if index.has_composition(v) && read.insert(v) {
+                wanted[v as usize] = true;
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+        let wanted = ids_of(&index, &wanted);
+        let records = store.load_selected(&Selected {
+            artifacts: &|id| wanted.contains(id),
+            about_artifacts: &|_| false,
+            runs: &|_| false,
+        })?;
+        let sources: Vec<NodeId> = records
+            .artifacts
+            .iter()
+            .flat_map(|a| a.composition.iter().flat_map(|c| &c.groups))
+            .filter_map(|g| index.node(g.source.as_deref()?))
+            .filter(|&v| plan.reach[v as usize] != 0)
+            .collect();
+        compositions.absorb(records);
+        plan.grow(&index, sources);
+    }
+    let facts = View::build(&compositions, as_of);
+    drop(compositions);
+    let region = plan.region();
+    let flow = IndexFlow::new(&index, &facts, catalog, policy, &region);
+    let mut is_candidate = vec![false; index.node_count()];
+    for &r in &plan.candidates {
+        is_candidate[r as usize] = true;
+    }
+    let reached = propagate(&flow, |r| is_candidate[flow.global(r) as usize]);
+    timer.phase(&format!("propagate ({} nodes)", region.len()));
+
+    // Read what the findings name: the planned records and every step of an evidence path.
+    for e in reached.iter().flat_map(|(_, es)| es) {
+        let mut link = Some(&e.path);
+        while let Some(l) = link {
+            let v = flow.global(l.node);
+            if index.is_run(v) || index.is_recorded_artifact(v) {
+                plan.needed[v as usize] = true;
+            }
+            link = l.prev.as_ref();
+        }
+    }
+    // Looked up in a set of the few ids needed, not in the index: a small table stays in the
+    // cache while every id of the store is checked against it.
+    let needed = ids_of(&index, &plan.needed);
+    let mut snapshot = store.load_selected(&Selected {
+        artifacts: &|id| needed.contains(id),
         // Claims and releases of artifacts nobody recorded are kept: they are dangling
         // references the audit reports.
-        &|id| !recorded_elsewhere(index.node(id)),
-        &|id| index.node(id).is_some_and(|n| plan.needed[n as usize]),
-    )?;
+        about_artifacts: &|id| {
+            needed.contains(id)
+                || !index
+                    .node(id)
+                    .is_some_and(|n| index.is_recorded_artifact(n))
+        },
+        runs: &|id| needed.contains(id),
+    })?;
     snapshot.waivers = waivers;
     snapshot.segments += waiver_segments;
-    drop(index);
     timer.phase(&format!("records ({})", snapshot.record_count()));
-    let view = View::build(&snapshot, as_of);
+
+    let mut view = View::build(&snapshot, as_of);
     drop(snapshot);
+    // Path steps are read without their neighbours: what they name is dangling only if no
+    // record describes it anywhere in the store.
+    view.dangling.retain(|d| {
+        !index
+            .node(&d.missing)
+            .is_some_and(|n| index.is_recorded_artifact(n))
+    });
     timer.phase("view");
-    let mut report = audit(&view, catalog, policy, opts);
+    let given = |ctx: &Ctx| in_view(ctx, &flow, &reached);
+    let mut report = audit_with(&view, catalog, policy, opts, Some(&given));
     timer.phase("evaluate");
     report.summary.runs_evaluated = plan.runs_evaluated;
     report.summary.targets = plan.targets;
     Ok(report)
+}
+
+/// The ids of the nodes marked in `wanted`.
+fn ids_of<'i>(index: &'i LineageIndex, wanted: &[bool]) -> HashSet<&'i str, ahash::RandomState> {
+    wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w)
+        .map(|(v, _)| index.id(v as NodeId))
+        .collect()
+}
+
+/// The lineage as the index holds it, with the row compositions read for it (`facts`).
+/// Nodes of the region are numbered by their place in it (so per-node tables have one slot
+/// per region node, not per store node); any other node `v` is `region.len() + v`.
+struct IndexFlow<'a> {
+    index: &'a LineageIndex,
+    facts: &'a View,
+    catalog: &'a Catalog,
+    policy: &'a Policy,
+    region: &'a [NodeId],
+    /// Per index node: its place in `region`, or [`OUTSIDE`].
+    place: Vec<u32>,
+    boundaries: RefCell<HashMap<NodeId, Rc<Vec<DateTime<Utc>>>>>,
+}
+
+const OUTSIDE: u32 = u32::MAX;
+
+impl<'a> IndexFlow<'a> {
+    fn new(
+        index: &'a LineageIndex,
+        facts: &'a View,
+        catalog: &'a Catalog,
+        policy: &'a Policy,
+        region: &'a [NodeId],
+    ) -> Self {
+        let mut place = vec![OUTSIDE; index.node_count()];
+        for (i, &v) in region.iter().enumerate() {
+            place[v as usize] = i as u32;
+        }
+        IndexFlow {
+            index,
+            facts,
+            catalog,
+            policy,
+            region,
+            place,
+            boundaries: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn local(&self, v: NodeId) -> NodeIndex {
+        match self.place[v as usize] {
+            OUTSIDE => NodeIndex::new(self.region.len() + v as usize),
+            i => NodeIndex::new(i as usize),
+        }
+    }
+
+    /// The index node of a flow node.
+    fn global(&self, n: NodeIndex) -> NodeId {
+        match n.index().checked_sub(self.region.len()) {
+            None => self.region[n.index()],
+            Some(v) => v as NodeId,
+        }
+    }
+}
+
+impl Flow for IndexFlow<'_> {
+    fn components(&self) -> Vec<(Vec<NodeIndex>, bool)> {
+        // The plan gives up on lineages with cycles: every component is one node.
+        (0..self.region.len())
+            .map(|i| (vec![NodeIndex::new(i)], false))
+            .collect()
+    }
+
+    fn node_count(&self) -> usize {
+        self.region.len()
+    }
+
+    fn is_run(&self, n: NodeIndex) -> bool {
+        self.index.is_run(self.global(n))
+    }
+
+    fn inputs(&self, run: NodeIndex) -> Vec<(NodeIndex, Role)> {
+        self.index
+            .upstream_edges(self.global(run))
+            .filter(|&(_, code)| code != OUTPUT_EDGE)
+            .filter_map(|(a, code)| Some((self.local(a), *Role::ALL.get(code as usize)?)))
+            .collect()
+    }
+
+    /// Outputs in the region only: nothing reads what reaches the others.
+    fn outputs(&self, run: NodeIndex) -> Vec<NodeIndex> {
+        self.index
+            .downstream_edges(self.global(run))
+            .filter(|&(a, code)| code == OUTPUT_EDGE && self.place[a as usize] != OUTSIDE)
+            .map(|(a, _)| self.local(a))
+            .collect()
+    }
+
+    fn run_time(&self, run: NodeIndex) -> Option<DateTime<Utc>> {
+        self.index.run_time(self.global(run))
+    }
+
+    fn is_licensed_model(&self, n: NodeIndex) -> bool {
+        let v = self.global(n);
+        self.index.is_recorded_artifact(v) && self.index.is_licensed_model(v)
+    }
+
+    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
+        let v = self.global(model);
+        let bounds = Rc::clone(self.boundaries.borrow_mut().entry(v).or_insert_with(|| {
+            Rc::new(
+                self.index
+                    .model(v)
+                    .map(|m| {
+                        self.catalog.assignment_boundaries(
+                            &m.vendor,
+                            &m.model,
+                            m.revision.as_deref(),
+                            m.channel,
+                        )
+                    })
+                    .unwrap_or_default(),
+            )
+        }));
+        epoch_in(&bounds, at)
+    }
+
+    fn composition(&self, n: NodeIndex) -> Option<&Composition> {
+        self.facts
+            .artifacts
+            .get(self.id(n))
+            .and_then(|a| a.composition.as_ref())
+    }
+
+    fn consumers(&self, n: NodeIndex) -> usize {
+        let v = self.global(n);
+        self.index
+            .downstream_edges(v)
+            .filter(|&(r, code)| code != OUTPUT_EDGE && self.place[r as usize] != OUTSIDE)
+            .count()
+    }
+
+    fn composition_sources(&self) -> Vec<NodeIndex> {
+        self.facts
+            .artifacts
+            .values()
+            .filter_map(|a| a.composition.as_ref())
+            .flat_map(|c| &c.groups)
+            .filter_map(|g| self.node(g.source.as_deref()?))
+            .collect()
+    }
+
+    fn node(&self, id: &str) -> Option<NodeIndex> {
+        self.index.node(id).map(|v| self.local(v))
+    }
+
+    fn id(&self, n: NodeIndex) -> &str {
+        self.index.id(self.global(n))
+    }
+
+    fn restrictions_travel(&self) -> bool {
+        self.policy.organisation.restrictions_travel
+    }
+}
+
+/// Exposures propagated on the index, as nodes of the view's graph (every node they name
+/// was read).
+fn in_view(
+    ctx: &Ctx,
+    flow: &IndexFlow,
+    reached: &[(NodeIndex, Vec<Exposure>)],
+) -> Vec<(NodeIndex, Vec<Exposure>)> {
+    let node = |n: NodeIndex| {
+        let found = ctx.graph.node(flow.id(n));
+        debug_assert!(found.is_some(), "{} was not read", flow.id(n));
+        found
+    };
+    let path = |link: &Rc<Link>| -> Option<Rc<Link>> {
+        let mut steps = Vec::with_capacity(link.len);
+        let mut at = Some(link);
+        while let Some(l) = at {
+            steps.push((node(l.node)?, l.role, l.len));
+            at = l.prev.as_ref();
+        }
+        let mut prev: Option<Rc<Link>> = None;
+        for (node, role, len) in steps.into_iter().rev() {
+            prev = Some(Rc::new(Link {
+                node,
+                role,
+                prev,
+                len,
+            }));
+        }
+        prev
+    };
+    let exposure = |e: &Exposure| -> Option<Exposure> {
+        Some(Exposure {
+            model: node(e.model)?,
+            path: path(&e.path)?,
+            share: match e.share {
+                Some(s) => Some(Share {
+                    dataset: node(s.dataset)?,
+                    ..s
+                }),
+                None => None,
+            },
+            cleared_by: match e.cleared_by {
+                Some(d) => Some(node(d)?),
+                None => None,
+            },
+            ..e.clone()
+        })
+    };
+    reached
+        .iter()
+        .filter_map(|(run, es)| Some((node(*run)?, es.iter().filter_map(exposure).collect())))
+        .collect()
 }
 
 /// Audit a store with the checkpoints to judge as released and the scope named as users type
@@ -242,6 +583,7 @@ pub fn plan(
         let bits = reach[r as usize];
         if bits & UNGATED != 0 || (bits & GATED != 0 && distributed) {
             plan.candidate_runs += 1;
+            plan.candidates.push(r);
             plan.needed[r as usize] = true;
             queue.push_back(r);
             if bits & UNGATED != 0 {
@@ -252,18 +594,11 @@ pub fn plan(
     plan.targets = targets.iter().filter(|t| **t).count();
 
     // The candidates' lineage from the licensed models down: what their exposures pass.
-    while let Some(v) = queue.pop_front() {
-        for (u, code) in index.upstream_edges(v) {
-            if licensed[u as usize] != 0 {
-                plan.needed[u as usize] = true;
-            }
-            if carries[code as usize].upstream && reach[u as usize] != 0 && !plan.needed[u as usize]
-            {
-                plan.needed[u as usize] = true;
-                queue.push_back(u);
-            }
-        }
-    }
+    plan.in_region = vec![false; n];
+    plan.reach = reach;
+    plan.licensed = licensed;
+    plan.restrictions_travel = policy.organisation.restrictions_travel;
+    plan.grow(index, plan.candidates.clone());
     // The base-weights chains of runs that a "no other LLM" term may judge (their families).
     let base = role_code(Role::BaseWeights);
     let mut seen = vec![false; n];
@@ -295,7 +630,8 @@ pub fn plan(
             plan.needed[v as usize] = true;
         }
     }
-    // Every needed run's inputs and outputs are read too, so none looks dangling.
+    // The inputs and outputs of every run read so far: a finding names its run's targets, and
+    // the integrity checks see these runs whole.
     for v in 0..n as NodeId {
         if plan.needed[v as usize] && index.is_run(v) {
             let one_hop: Vec<NodeId> = index.edges(v).map(|(a, _)| a).collect();
@@ -304,6 +640,7 @@ pub fn plan(
             }
         }
     }
+    plan.order = order;
     Some(plan)
 }
 

@@ -295,6 +295,60 @@ impl Csr {
     }
 }
 
+/// A run's time as the view merges its records: the earliest start, else the end on the
+/// latest record that has one, else when it was first recorded.
+#[derive(Debug, Clone, Copy)]
+struct RunClock {
+    started: i64,
+    /// (recorded at, ended at) of the latest record with an end.
+    ended: (i64, i64),
+    first_recorded: i64,
+}
+
+/// No time: an artifact's slot in [`LineageIndex::run_time`]'s table.
+const NO_TIME: i64 = i64::MIN;
+
+impl Default for RunClock {
+    fn default() -> Self {
+        RunClock {
+            started: i64::MAX,
+            ended: (i64::MIN, NO_TIME),
+            first_recorded: i64::MAX,
+        }
+    }
+}
+
+impl RunClock {
+    fn add(&mut self, started: Option<i64>, ended: Option<i64>, recorded: Option<i64>) {
+        if let Some(s) = started {
+            self.started = self.started.min(s);
+        }
+        let recorded = recorded.unwrap_or(i64::MIN);
+        if let Some(e) = ended {
+            // Of two records at the same moment the view takes the one with the larger record
+            // id; this index does not read record ids and takes the later end.
+            if (recorded, e) >= self.ended {
+                self.ended = (recorded, e);
+            }
+        }
+        if recorded != i64::MIN {
+            self.first_recorded = self.first_recorded.min(recorded);
+        }
+    }
+
+    fn time(&self) -> i64 {
+        if self.started != i64::MAX {
+            self.started
+        } else if self.ended.1 != NO_TIME {
+            self.ended.1
+        } else if self.first_recorded != i64::MAX {
+            self.first_recorded
+        } else {
+            NO_TIME
+        }
+    }
+}
+
 pub struct LineageIndex {
     ids: Interner,
     /// Per node: the artifact kind's index, [`UNRECORDED`], or [`RUN_NODE`].
@@ -306,6 +360,8 @@ pub struct LineageIndex {
     claimed: HashMap<NodeId, Vec<String>>,
     /// What each run did (its first record's kind), by node; `None` for artifacts.
     run_kinds: Vec<Option<RunKind>>,
+    /// When each run used its inputs, in microseconds ([`NO_TIME`] for artifacts).
+    run_times: Vec<i64>,
     /// Artifacts with at least one release record (whatever its distribution).
     released: HashSet<NodeId>,
     /// Datasets with a recorded row composition.
@@ -414,7 +470,15 @@ impl LineageIndex {
                     || {
                         store.load_columns(
                             "runs",
-                            &["run_id", "kind", "inputs", "outputs", "recorded_at"],
+                            &[
+                                "run_id",
+                                "kind",
+                                "inputs",
+                                "outputs",
+                                "started_at",
+                                "ended_at",
+                                "recorded_at",
+                            ],
                         )
                     },
                 )
@@ -501,6 +565,7 @@ impl LineageIndex {
             .collect();
         let mut edges: Vec<(NodeId, NodeId, u8)> = Vec::with_capacity(run_rows * 4);
         let mut run_kinds: Vec<Option<RunKind>> = Vec::new();
+        let mut run_clock: Vec<RunClock> = Vec::new();
         let node_of = |ids: &mut Interner, kinds: &mut Vec<u8>, key: &str, kind: u8| {
             let (n, new) = ids.intern(key);
             if new {
@@ -526,6 +591,14 @@ impl LineageIndex {
             });
             let output_items =
                 outputs.and_then(|l| l.values().as_any().downcast_ref::<StringArray>());
+            let (started, ended, recorded) = (
+                times(b, "started_at"),
+                times(b, "ended_at"),
+                times(b, "recorded_at"),
+            );
+            let at = |col: Option<&TimestampMicrosecondArray>, row: usize| {
+                col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
+            };
             let visible = visibility(b, limit);
             for row in 0..b.num_rows() {
                 if !visible(row) {
@@ -534,7 +607,9 @@ impl LineageIndex {
                 let r = node_of(&mut ids, &mut kinds, run_id.value(row), RUN_NODE);
                 if run_kinds.len() <= r as usize {
                     run_kinds.resize(r as usize + 1, None);
+                    run_clock.resize(r as usize + 1, RunClock::default());
                 }
+                run_clock[r as usize].add(at(started, row), at(ended, row), at(recorded, row));
                 if run_kinds[r as usize].is_none() {
                     let kind = run_kind.value(row);
                     run_kinds[r as usize] =
@@ -607,6 +682,7 @@ impl LineageIndex {
             }
         }
 
+        let run_times = run_clock.iter().map(RunClock::time).collect();
         let nodes = ids.len();
         let down = Csr::build(nodes, &edges, false);
         let up = Csr::build(nodes, &edges, true);
@@ -618,6 +694,7 @@ impl LineageIndex {
             vendored,
             claimed,
             run_kinds,
+            run_times,
             released,
             composed,
             down,
@@ -670,6 +747,16 @@ impl LineageIndex {
     /// What a run did (`None` for artifacts).
     pub fn run_kind(&self, n: NodeId) -> Option<RunKind> {
         self.run_kinds.get(n as usize).copied().flatten()
+    }
+
+    /// When a run used its inputs, as the audit dates it: its earliest start, else its end,
+    /// else when it was first recorded (`None` for artifacts).
+    pub fn run_time(&self, n: NodeId) -> Option<DateTime<Utc>> {
+        let t = *self.run_times.get(n as usize)?;
+        if t == NO_TIME {
+            return None;
+        }
+        DateTime::from_timestamp_micros(t)
     }
 
     /// Whether any release record names the artifact.

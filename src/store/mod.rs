@@ -82,6 +82,16 @@ fn fetch_chunks(listed: &[ObjectInfo]) -> Vec<&[ObjectInfo]> {
 /// Which values of a selected column to keep.
 pub type Keep<'a> = &'a (dyn Fn(&str) -> bool + Sync);
 
+/// Which records [`Store::load_selected`] reads, by id.
+pub struct Selected<'a> {
+    /// Artifact records, by artifact id.
+    pub artifacts: Keep<'a>,
+    /// License claims and releases, by the artifact id they name.
+    pub about_artifacts: Keep<'a>,
+    /// Run records, by run id.
+    pub runs: Keep<'a>,
+}
+
 /// A column and the values of it to keep.
 type Selection<'a> = (&'a str, Keep<'a>);
 
@@ -102,6 +112,16 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Adds the records of a second read (of other records) to this one.
+    pub fn absorb(&mut self, other: Snapshot) {
+        self.artifacts.extend(other.artifacts);
+        self.license_claims.extend(other.license_claims);
+        self.runs.extend(other.runs);
+        self.releases.extend(other.releases);
+        self.waivers.extend(other.waivers);
+        self.segments += other.segments;
+    }
+
     pub fn record_count(&self) -> usize {
         self.artifacts.len()
             + self.license_claims.len()
@@ -517,22 +537,29 @@ impl Store {
         Ok(snapshot)
     }
 
-    /// The records a question needs, not every record: artifacts, license claims and releases
-    /// whose artifact id passes `artifact`, runs whose id passes `run`. Only the id column is
-    /// decoded for the rows left out. Waivers are not read (a selection usually depends on
+    /// The records a question needs, not every record (see [`Selected`]). Only the id column
+    /// is decoded for the rows left out. Waivers are not read (a selection usually depends on
     /// what they name: read them first with `load_table`).
-    pub fn load_selected(&self, artifact: Keep<'_>, run: Keep<'_>) -> Result<Snapshot> {
-        self.load_tables(Some((artifact, run)))
+    pub fn load_selected(&self, select: &Selected<'_>) -> Result<Snapshot> {
+        self.load_tables(Some(select))
     }
 
-    /// Every table but the waivers, all records or those the (artifact, run) filters keep.
-    fn load_tables(&self, select: Option<(Keep<'_>, Keep<'_>)>) -> Result<Snapshot> {
-        let by_artifact = select.map(|(artifact, _)| ("artifact_id", artifact));
-        let by_run = select.map(|(_, run)| ("run_id", run));
-        let (artifacts, a) = self.load_table_where::<ArtifactRecord>(by_artifact)?;
-        let (license_claims, l) = self.load_table_where::<LicenseClaimRecord>(by_artifact)?;
-        let (runs, r) = self.load_table_where::<RunRecord>(by_run)?;
-        let (releases, s) = self.load_table_where::<ReleaseRecord>(by_artifact)?;
+    /// Every table but the waivers, all records or those the selection keeps.
+    fn load_tables(&self, select: Option<&Selected<'_>>) -> Result<Snapshot> {
+        let by = |column, keep| select.map(|_| (column, keep));
+        let everything: Keep<'_> = &|_| true;
+        let (artifacts, a) = self.load_table_where::<ArtifactRecord>(by(
+            "artifact_id",
+            select.map_or(everything, |s| s.artifacts),
+        ))?;
+        let about = by(
+            "artifact_id",
+            select.map_or(everything, |s| s.about_artifacts),
+        );
+        let (license_claims, l) = self.load_table_where::<LicenseClaimRecord>(about)?;
+        let (runs, r) = self
+            .load_table_where::<RunRecord>(by("run_id", select.map_or(everything, |s| s.runs)))?;
+        let (releases, s) = self.load_table_where::<ReleaseRecord>(about)?;
         Ok(Snapshot {
             artifacts,
             license_claims,

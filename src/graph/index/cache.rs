@@ -15,7 +15,7 @@ use crate::progress::PhaseTimer;
 use crate::records::{Channel, RunKind};
 use crate::store::{Store, TABLES};
 
-const MAGIC: &[u8; 16] = b"mlprov-index\0v1\0";
+const MAGIC: &[u8; 16] = b"mlprov-index\0v2\0";
 
 /// Whether the cache is in use (`MLPROV_INDEX_CACHE=0` turns it off).
 pub fn enabled() -> bool {
@@ -60,7 +60,12 @@ pub fn read(store: &Store, key: &str, timer: &PhaseTimer) -> Option<LineageIndex
     }
     timer.phase("cache checksum");
     let (mut index, arena) = decode(body)?;
-    // The id bytes stay in the mapped file.
+    // Checking and decoding brought every page of the file in; from here on only the ids
+    // are read from it, a few at a time. Let the kernel take the pages back (they are read
+    // again from the file when touched), so the whole file does not count as our memory.
+    // SAFETY: the map is shared and read-only over a file never written in place; dropped
+    // pages read back the same bytes.
+    let _ = unsafe { bytes.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
     index.ids.bytes = Arena::Mapped {
         map: bytes,
         start: arena.start,
@@ -231,6 +236,7 @@ fn encode(ix: &LineageIndex) -> Vec<u8> {
         })
         .collect();
     out.bytes(&run_kinds);
+    out.u64s(&ix.run_times.iter().map(|&t| t as u64).collect::<Vec<u64>>());
     out.set(&ix.released);
     out.set(&ix.composed);
     out.csr(&ix.down);
@@ -303,6 +309,7 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
             b => RunKind::ALL.get(b as usize - 1).map(|k| Some(*k)),
         })
         .collect::<Option<Vec<Option<RunKind>>>>()?;
+    let run_times: Vec<i64> = r.u64s()?.into_iter().map(|t| t as i64).collect();
     let released = r.set()?;
     let composed = r.set()?;
     let down = r.csr(nodes)?;
@@ -311,6 +318,7 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
     let in_range = |n: &NodeId| (*n as usize) < nodes;
     let sound = kinds.len() == nodes
         && run_kinds.len() <= nodes
+        && run_times.len() <= nodes
         && r.0.is_empty()
         && models.keys().all(in_range)
         && claimed.keys().all(in_range)
@@ -324,6 +332,7 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
         vendored,
         claimed,
         run_kinds,
+        run_times,
         released,
         composed,
         down,
