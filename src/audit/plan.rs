@@ -767,7 +767,7 @@ mod tests {
                 });
             }
             let start = t0 + Duration::hours(i as i64);
-            batch.runs.push(RunRecord {
+            let run = RunRecord {
                 record_id: String::new(),
                 run_id: id::derived_run(format!("run {seed} {i}").as_bytes()),
                 kind: if checkpoint {
@@ -783,7 +783,45 @@ mod tests {
                 outputs: vec![aid.clone()],
                 recorded_at: start,
                 recorded_by: "test".into(),
-            });
+            };
+            // Some runs are recorded twice (started, then finished): the audit dates them as
+            // the view merges their records.
+            if next(6) == 0 {
+                let mut finish = run.clone();
+                finish.started_at = [None, Some(start - Duration::minutes(30))][next(2) as usize];
+                finish.ended_at = Some(start + Duration::minutes(20));
+                finish.recorded_at = start + Duration::minutes(40);
+                let mut begin = run.clone();
+                begin.started_at = [None, Some(start)][next(2) as usize];
+                batch.runs.push(begin);
+                batch.runs.push(finish);
+            } else {
+                batch.runs.push(run);
+            }
+            // Some artifacts have a second producer: two paths of one length can reach them.
+            if i > 0 && next(8) == 0 {
+                let (pid, _) = ids[ids.len() - 1 - next(ids.len().min(40) as u64) as usize].clone();
+                batch.runs.push(RunRecord {
+                    record_id: String::new(),
+                    run_id: id::derived_run(format!("second run {seed} {i}").as_bytes()),
+                    kind: if checkpoint {
+                        RunKind::FineTune
+                    } else {
+                        RunKind::Transform
+                    },
+                    name: None,
+                    status: RunStatus::Succeeded,
+                    started_at: Some(start),
+                    ended_at: None,
+                    inputs: vec![RunInput {
+                        artifact_id: pid,
+                        role: Role::TrainingData,
+                    }],
+                    outputs: vec![aid.clone()],
+                    recorded_at: start,
+                    recorded_by: "test".into(),
+                });
+            }
             let mut a = ArtifactRecord::new(aid.clone(), kind);
             a.name = Some(if next(3) == 0 {
                 format!("Llama-{i}")
@@ -824,13 +862,16 @@ mod tests {
                 "acme-unknown-1.0",
             ];
             let store = random_store(dir.path(), seed, &licenses, true);
-            let policy = Policy::locate(None, dir.path()).unwrap();
-            let (full, pruned) = both(&store, &policy);
-            assert!(
-                !full["findings"].as_array().unwrap().is_empty(),
-                "seed {seed}"
-            );
-            assert_eq!(full, pruned, "seed {seed}");
+            let mut policy = Policy::locate(None, dir.path()).unwrap();
+            for travel in [false, true] {
+                policy.organisation.restrictions_travel = travel;
+                let (full, pruned) = both(&store, &policy);
+                assert!(
+                    !full["findings"].as_array().unwrap().is_empty(),
+                    "seed {seed}"
+                );
+                assert_eq!(full, pruned, "seed {seed}, restrictions travel: {travel}");
+            }
         }
     }
 
