@@ -160,12 +160,31 @@ impl Interner {
     }
 
     fn get(&self, id: NodeId) -> &str {
+        // Only whole `&str`s are ever pushed.
+        std::str::from_utf8(self.bytes_of(id)).expect("interned ids are UTF-8")
+    }
+
+    fn bytes_of(&self, id: NodeId) -> &[u8] {
         let (s, e) = (
             self.starts[id as usize] as usize,
             self.starts[id as usize + 1] as usize,
         );
-        // Only whole `&str`s are ever pushed.
-        std::str::from_utf8(&self.bytes[s..e]).expect("interned ids are UTF-8")
+        &self.bytes[s..e]
+    }
+
+    /// Ask the CPU for the slot `key` hashes to, ahead of interning it: interning millions of
+    /// ids is a chain of cache misses, and this overlaps them.
+    fn prefetch(&self, key: &str) {
+        let slot = hash_bytes(key.as_bytes()) as usize & (self.slots.len() - 1);
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unused_unsafe)]
+        // SAFETY: a prefetch is only a hint; the address is inside `slots`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(self.slots.as_ptr().add(slot) as *const i8);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
     }
 
     /// `key`'s node, or the empty slot (and hash tag) where it would go.
@@ -179,7 +198,7 @@ impl Interner {
                 0 => return Err((slot, tag)),
                 v if v & !0xFFFF_FFFF == tag => {
                     let n = (v as u32) - 1;
-                    if self.get(n) == key {
+                    if self.bytes_of(n) == key.as_bytes() {
                         return Ok(n);
                     }
                 }
@@ -215,7 +234,7 @@ impl Interner {
         let mut slots = vec![0u64; size];
         let mask = size - 1;
         for n in 0..self.len {
-            let h = hash_bytes(self.get(n as NodeId).as_bytes());
+            let h = hash_bytes(self.bytes_of(n as NodeId));
             let mut slot = h as usize & mask;
             while slots[slot] != 0 {
                 slot = (slot + 1) & mask;
@@ -420,6 +439,193 @@ fn corrupt(store: &Store, table: &str, reason: String) -> crate::Error {
     }
 }
 
+/// How many rows ahead the builder asks for the id slots it will probe.
+const PREFETCH_ROWS: usize = 4;
+
+/// The index while segments are read into it.
+struct Builder<'s> {
+    store: &'s Store,
+    limit: Option<i64>,
+    ids: Interner,
+    kinds: Vec<u8>,
+    models: HashMap<NodeId, ModelKey>,
+    vendored: HashSet<NodeId>,
+    composed: HashSet<NodeId>,
+    edges: Vec<(NodeId, NodeId, u8)>,
+    run_kinds: Vec<Option<RunKind>>,
+    run_clock: Vec<RunClock>,
+    roles: Vec<(&'static str, u8)>,
+}
+
+impl<'s> Builder<'s> {
+    fn new(store: &'s Store, limit: Option<i64>, nodes: usize) -> Self {
+        Builder {
+            store,
+            limit,
+            ids: Interner::with_capacity(nodes, nodes * 72),
+            kinds: Vec::with_capacity(nodes),
+            models: HashMap::new(),
+            vendored: HashSet::new(),
+            composed: HashSet::new(),
+            edges: Vec::new(),
+            run_kinds: Vec::new(),
+            run_clock: Vec::new(),
+            roles: Role::ALL
+                .iter()
+                .map(|r| (r.as_str(), role_code(*r)))
+                .collect(),
+        }
+    }
+
+    fn node_of(&mut self, key: &str, kind: u8) -> NodeId {
+        let (n, new) = self.ids.intern(key);
+        if new {
+            self.kinds.push(kind);
+        }
+        n
+    }
+
+    fn artifacts(&mut self, b: &RecordBatch) -> Result<()> {
+        let (store, limit) = (self.store, self.limit);
+        let aid = strings(b, "artifact_id")
+            .ok_or_else(|| corrupt(store, "artifacts", "column 'artifact_id' is missing".into()))?;
+        let kind = strings(b, "kind")
+            .ok_or_else(|| corrupt(store, "artifacts", "column 'kind' is missing".into()))?;
+        let (vendor, model, revision, channel) = (
+            strings(b, "vendor"),
+            strings(b, "model"),
+            strings(b, "revision"),
+            strings(b, "channel"),
+        );
+        let composition = strings(b, "composition_column");
+        let visible = visibility(b, limit);
+        for row in 0..b.num_rows() {
+            if row + PREFETCH_ROWS < b.num_rows() {
+                self.ids.prefetch(aid.value(row + PREFETCH_ROWS));
+            }
+            if !visible(row) {
+                continue;
+            }
+            let (n, new) = self.ids.intern(aid.value(row));
+            if new {
+                let text = kind.value(row);
+                let k = stored(ArtifactKind::ALL, ArtifactKind::as_str, text)
+                    .ok_or_else(|| corrupt(store, "artifacts", format!("unknown kind '{text}'")))?;
+                self.kinds.push(kind_code(k));
+            }
+            if opt(composition, row).is_some() {
+                self.composed.insert(n);
+            }
+            if opt(vendor, row).is_some() {
+                self.vendored.insert(n);
+            }
+            if let (Some(v), Some(m), Some(c)) =
+                (opt(vendor, row), opt(model, row), opt(channel, row))
+            {
+                if let Ok(channel) = c.parse::<Channel>() {
+                    self.models.entry(n).or_insert_with(|| ModelKey {
+                        vendor: v.to_string(),
+                        model: m.to_string(),
+                        revision: opt(revision, row).map(str::to_string),
+                        channel,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn runs(&mut self, b: &RecordBatch) -> Result<()> {
+        let (store, limit) = (self.store, self.limit);
+        let run_id = strings(b, "run_id")
+            .ok_or_else(|| corrupt(store, "runs", "column 'run_id' is missing".into()))?;
+        let run_kind = strings(b, "kind")
+            .ok_or_else(|| corrupt(store, "runs", "column 'kind' is missing".into()))?;
+        let inputs = lists(b, "inputs");
+        let outputs = lists(b, "outputs");
+        let input_items = inputs.map(|l| {
+            let s = l.values().as_any().downcast_ref::<StructArray>();
+            (
+                s.and_then(|s| s.column_by_name("artifact_id"))
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
+                s.and_then(|s| s.column_by_name("role"))
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
+            )
+        });
+        let output_items = outputs.and_then(|l| l.values().as_any().downcast_ref::<StringArray>());
+        let (started, ended, recorded) = (
+            times(b, "started_at"),
+            times(b, "ended_at"),
+            times(b, "recorded_at"),
+        );
+        let at = |col: Option<&TimestampMicrosecondArray>, row: usize| {
+            col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
+        };
+        let visible = visibility(b, limit);
+        for row in 0..b.num_rows() {
+            if row + PREFETCH_ROWS < b.num_rows() {
+                let ahead = row + PREFETCH_ROWS;
+                self.ids.prefetch(run_id.value(ahead));
+                for (list, items) in [
+                    (inputs, input_items.and_then(|(aids, _)| aids)),
+                    (outputs, output_items),
+                ] {
+                    if let (Some(list), Some(items)) = (list, items) {
+                        let offs = list.value_offsets();
+                        for j in offs[ahead] as usize..offs[ahead + 1] as usize {
+                            self.ids.prefetch(items.value(j));
+                        }
+                    }
+                }
+            }
+            if !visible(row) {
+                continue;
+            }
+            let r = self.node_of(run_id.value(row), RUN_NODE);
+            if self.run_kinds.len() <= r as usize {
+                self.run_kinds.resize(r as usize + 1, None);
+                self.run_clock.resize(r as usize + 1, RunClock::default());
+            }
+            self.run_clock[r as usize].add(at(started, row), at(ended, row), at(recorded, row));
+            if self.run_kinds[r as usize].is_none() {
+                let kind = run_kind.value(row);
+                self.run_kinds[r as usize] =
+                    Some(stored(RunKind::ALL, RunKind::as_str, kind).ok_or_else(|| {
+                        corrupt(store, "runs", format!("unknown run kind '{kind}'"))
+                    })?);
+            }
+            if let (Some(list), Some((Some(aids), Some(rs)))) = (inputs, input_items) {
+                if !list.is_null(row) {
+                    let offs = list.value_offsets();
+                    for j in offs[row] as usize..offs[row + 1] as usize {
+                        let role = rs.value(j);
+                        let code = self
+                            .roles
+                            .iter()
+                            .find(|(name, _)| *name == role)
+                            .map(|(_, c)| *c)
+                            .ok_or_else(|| {
+                                corrupt(store, "runs", format!("unknown role '{role}'"))
+                            })?;
+                        let a = self.node_of(aids.value(j), UNRECORDED);
+                        self.edges.push((a, r, code));
+                    }
+                }
+            }
+            if let (Some(list), Some(items)) = (outputs, output_items) {
+                if !list.is_null(row) {
+                    let offs = list.value_offsets();
+                    for j in offs[row] as usize..offs[row + 1] as usize {
+                        let a = self.node_of(items.value(j), UNRECORDED);
+                        self.edges.push((r, a, OUTPUT_EDGE));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl LineageIndex {
     /// The index of a store, as of a moment (records recorded later are ignored). The
     /// index of the store as it is now is kept in the local cache folder and reused while
@@ -443,211 +649,99 @@ impl LineageIndex {
         Ok(index)
     }
 
-    /// Build the index from the store's segments.
+    /// Build the index from the store's segments (again from the start if a compaction
+    /// removes a segment while it is read).
     pub fn build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
+        for _attempt in 0..8 {
+            if let Some(index) = Self::try_build(store, as_of)? {
+                return Ok(index);
+            }
+        }
+        Err(crate::Error::Io {
+            path: store.dir().to_path_buf(),
+            action: "reading store",
+            source: std::io::Error::other(
+                "segments kept vanishing while reading (is a compaction loop running?)",
+            ),
+        })
+    }
+
+    /// The index, or `None` when a segment vanished while it was read.
+    fn try_build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<Option<LineageIndex>> {
         let limit = as_of.map(|t| t.timestamp_micros());
         let timer = crate::progress::PhaseTimer::new("index");
         let phase = |name: &str| timer.phase(name);
-        // The three tables are independent reads; decode them side by side.
-        let ((artifacts, runs), (claims, releases)) = rayon::join(
+        // Segments are decoded a chunk at a time while the previous chunk is interned (on the
+        // other core), so the table's decoded columns are never all in memory at once.
+        // Artifacts first: an id's kind is set when it is first seen.
+        // Sized from the segments' bytes (about 200 per node in bulk-written segments), so the
+        // id table is not rehashed and copied as it grows.
+        let bytes: u64 = ["artifacts", "runs"]
+            .iter()
+            .map(|t| {
+                store
+                    .segments(t)
+                    .map(|l| l.iter().map(|i| i.size).sum::<u64>())
+            })
+            .sum::<Result<u64>>()?;
+        let mut b = Builder::new(store, limit, (bytes / 200) as usize);
+        let Some(sa) = store.stream_columns(
+            "artifacts",
+            &[
+                "artifact_id",
+                "kind",
+                "vendor",
+                "model",
+                "revision",
+                "channel",
+                "composition_column",
+                "recorded_at",
+            ],
+            &mut |batch| b.artifacts(&batch),
+        )?
+        else {
+            return Ok(None);
+        };
+        phase("artifacts");
+        let Some(sr) = store.stream_columns(
+            "runs",
+            &[
+                "run_id",
+                "kind",
+                "inputs",
+                "outputs",
+                "started_at",
+                "ended_at",
+                "recorded_at",
+            ],
+            &mut |batch| b.runs(&batch),
+        )?
+        else {
+            return Ok(None);
+        };
+        phase("runs");
+        let (claims, releases) = rayon::join(
             || {
-                rayon::join(
-                    || {
-                        store.load_columns(
-                            "artifacts",
-                            &[
-                                "artifact_id",
-                                "kind",
-                                "vendor",
-                                "model",
-                                "revision",
-                                "channel",
-                                "composition_column",
-                                "recorded_at",
-                            ],
-                        )
-                    },
-                    || {
-                        store.load_columns(
-                            "runs",
-                            &[
-                                "run_id",
-                                "kind",
-                                "inputs",
-                                "outputs",
-                                "started_at",
-                                "ended_at",
-                                "recorded_at",
-                            ],
-                        )
-                    },
+                store.load_columns(
+                    "license_claims",
+                    &["artifact_id", "license_id", "recorded_at"],
                 )
             },
-            || {
-                rayon::join(
-                    || {
-                        store.load_columns(
-                            "license_claims",
-                            &["artifact_id", "license_id", "recorded_at"],
-                        )
-                    },
-                    || store.load_columns("releases", &["artifact_id", "recorded_at"]),
-                )
-            },
+            || store.load_columns("releases", &["artifact_id", "recorded_at"]),
         );
-        let (artifacts, sa) = artifacts?;
-        let (runs, sr) = runs?;
         let (claims, sc) = claims?;
         let (releases, sl) = releases?;
-
-        phase("decode");
-        let artifact_rows: usize = artifacts.iter().map(|b| b.num_rows()).sum();
-        let run_rows: usize = runs.iter().map(|b| b.num_rows()).sum();
-        let mut ids =
-            Interner::with_capacity(artifact_rows + run_rows, (artifact_rows + run_rows) * 72);
-        let mut kinds: Vec<u8> = Vec::with_capacity(artifact_rows + run_rows);
-        let mut models = HashMap::new();
-        let mut vendored = HashSet::new();
-        let mut composed = HashSet::new();
-
-        for b in &artifacts {
-            let aid = strings(b, "artifact_id").ok_or_else(|| {
-                corrupt(store, "artifacts", "column 'artifact_id' is missing".into())
-            })?;
-            let kind = strings(b, "kind")
-                .ok_or_else(|| corrupt(store, "artifacts", "column 'kind' is missing".into()))?;
-            let (vendor, model, revision, channel) = (
-                strings(b, "vendor"),
-                strings(b, "model"),
-                strings(b, "revision"),
-                strings(b, "channel"),
-            );
-            let composition = strings(b, "composition_column");
-            let visible = visibility(b, limit);
-            for row in 0..b.num_rows() {
-                if !visible(row) {
-                    continue;
-                }
-                let (n, new) = ids.intern(aid.value(row));
-                if new {
-                    let text = kind.value(row);
-                    let k =
-                        stored(ArtifactKind::ALL, ArtifactKind::as_str, text).ok_or_else(|| {
-                            corrupt(store, "artifacts", format!("unknown kind '{text}'"))
-                        })?;
-                    kinds.push(kind_code(k));
-                }
-                if opt(composition, row).is_some() {
-                    composed.insert(n);
-                }
-                if opt(vendor, row).is_some() {
-                    vendored.insert(n);
-                }
-                if let (Some(v), Some(m), Some(c)) =
-                    (opt(vendor, row), opt(model, row), opt(channel, row))
-                {
-                    if let Ok(channel) = c.parse::<Channel>() {
-                        models.entry(n).or_insert_with(|| ModelKey {
-                            vendor: v.to_string(),
-                            model: m.to_string(),
-                            revision: opt(revision, row).map(str::to_string),
-                            channel,
-                        });
-                    }
-                }
-            }
-        }
-
-        phase("artifacts");
-        let roles: Vec<(&str, u8)> = Role::ALL
-            .iter()
-            .map(|r| (r.as_str(), role_code(*r)))
-            .collect();
-        let mut edges: Vec<(NodeId, NodeId, u8)> = Vec::with_capacity(run_rows * 4);
-        let mut run_kinds: Vec<Option<RunKind>> = Vec::new();
-        let mut run_clock: Vec<RunClock> = Vec::new();
-        let node_of = |ids: &mut Interner, kinds: &mut Vec<u8>, key: &str, kind: u8| {
-            let (n, new) = ids.intern(key);
-            if new {
-                kinds.push(kind);
-            }
-            n
-        };
-        for b in &runs {
-            let run_id = strings(b, "run_id")
-                .ok_or_else(|| corrupt(store, "runs", "column 'run_id' is missing".into()))?;
-            let run_kind = strings(b, "kind")
-                .ok_or_else(|| corrupt(store, "runs", "column 'kind' is missing".into()))?;
-            let inputs = lists(b, "inputs");
-            let outputs = lists(b, "outputs");
-            let input_items = inputs.map(|l| {
-                let s = l.values().as_any().downcast_ref::<StructArray>();
-                (
-                    s.and_then(|s| s.column_by_name("artifact_id"))
-                        .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
-                    s.and_then(|s| s.column_by_name("role"))
-                        .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
-                )
-            });
-            let output_items =
-                outputs.and_then(|l| l.values().as_any().downcast_ref::<StringArray>());
-            let (started, ended, recorded) = (
-                times(b, "started_at"),
-                times(b, "ended_at"),
-                times(b, "recorded_at"),
-            );
-            let at = |col: Option<&TimestampMicrosecondArray>, row: usize| {
-                col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
-            };
-            let visible = visibility(b, limit);
-            for row in 0..b.num_rows() {
-                if !visible(row) {
-                    continue;
-                }
-                let r = node_of(&mut ids, &mut kinds, run_id.value(row), RUN_NODE);
-                if run_kinds.len() <= r as usize {
-                    run_kinds.resize(r as usize + 1, None);
-                    run_clock.resize(r as usize + 1, RunClock::default());
-                }
-                run_clock[r as usize].add(at(started, row), at(ended, row), at(recorded, row));
-                if run_kinds[r as usize].is_none() {
-                    let kind = run_kind.value(row);
-                    run_kinds[r as usize] =
-                        Some(stored(RunKind::ALL, RunKind::as_str, kind).ok_or_else(|| {
-                            corrupt(store, "runs", format!("unknown run kind '{kind}'"))
-                        })?);
-                }
-                if let (Some(list), Some((Some(aids), Some(rs)))) = (inputs, input_items) {
-                    if !list.is_null(row) {
-                        let offs = list.value_offsets();
-                        for j in offs[row] as usize..offs[row + 1] as usize {
-                            let role = rs.value(j);
-                            let code = roles
-                                .iter()
-                                .find(|(name, _)| *name == role)
-                                .map(|(_, c)| *c)
-                                .ok_or_else(|| {
-                                    corrupt(store, "runs", format!("unknown role '{role}'"))
-                                })?;
-                            let a = node_of(&mut ids, &mut kinds, aids.value(j), UNRECORDED);
-                            edges.push((a, r, code));
-                        }
-                    }
-                }
-                if let (Some(list), Some(items)) = (outputs, output_items) {
-                    if !list.is_null(row) {
-                        let offs = list.value_offsets();
-                        for j in offs[row] as usize..offs[row + 1] as usize {
-                            let a = node_of(&mut ids, &mut kinds, items.value(j), UNRECORDED);
-                            edges.push((r, a, OUTPUT_EDGE));
-                        }
-                    }
-                }
-            }
-        }
-        phase("runs");
-        drop(runs);
-        drop(artifacts);
+        let Builder {
+            ids,
+            kinds,
+            models,
+            vendored,
+            composed,
+            edges,
+            run_kinds,
+            run_clock,
+            ..
+        } = b;
 
         let mut claimed: HashMap<NodeId, Vec<String>> = HashMap::new();
         for b in &claims {
@@ -687,7 +781,7 @@ impl LineageIndex {
         let down = Csr::build(nodes, &edges, false);
         let up = Csr::build(nodes, &edges, true);
         phase("csr");
-        Ok(LineageIndex {
+        Ok(Some(LineageIndex {
             ids,
             kinds,
             models,
@@ -700,7 +794,7 @@ impl LineageIndex {
             down,
             up,
             segments: sa + sr + sc + sl,
-        })
+        }))
     }
 
     pub fn node_count(&self) -> usize {

@@ -62,12 +62,19 @@ struct Marker {
 /// Segments fetched at once: many small ones (concurrent GETs pay off), but never more than
 /// about 64 MiB of raw bytes held together (large compacted segments come one or two at a time).
 fn fetch_chunks(listed: &[ObjectInfo]) -> Vec<&[ObjectInfo]> {
+    fetch_chunks_of(listed, 64 << 20)
+}
+
+/// Raw bytes per chunk of [`Store::stream_columns`]: two chunks are in memory at once (one
+/// consumed, one decoded).
+const STREAM_CHUNK_BYTES: u64 = 24 << 20;
+
+fn fetch_chunks_of(listed: &[ObjectInfo], max_bytes: u64) -> Vec<&[ObjectInfo]> {
     const MAX_SEGMENTS: usize = 1024;
-    const MAX_BYTES: u64 = 64 << 20;
     let mut chunks = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
     for (i, info) in listed.iter().enumerate() {
-        if i > start && (i - start == MAX_SEGMENTS || bytes + info.size > MAX_BYTES) {
+        if i > start && (i - start == MAX_SEGMENTS || bytes + info.size > max_bytes) {
             chunks.push(&listed[start..i]);
             (start, bytes) = (i, 0);
         }
@@ -528,6 +535,61 @@ impl Store {
         Ok((parts.into_iter().flatten().collect(), segments))
     }
 
+    /// The named columns of one table's segments, handed to `consume` batch by batch in
+    /// listing order while the next chunk of segments is decoded (a pass over a large table
+    /// holds a chunk's batches, not the table's). `None` when a segment vanished meanwhile (a
+    /// compaction merged it): what was consumed is then incomplete; start over.
+    pub fn stream_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+        consume: &mut (dyn FnMut(arrow_array::RecordBatch) -> Result<()> + Send),
+    ) -> Result<Option<usize>> {
+        let listed = self.segments(table)?;
+        let chunks = fetch_chunks_of(&listed, STREAM_CHUNK_BYTES);
+        // Per chunk: its segments' batches, or None if one vanished.
+        let decode = |chunk: &[ObjectInfo]| -> Result<Option<Vec<Vec<arrow_array::RecordBatch>>>> {
+            let keys = keys_of(chunk);
+            let fetched = self.fetch_segments(&keys)?;
+            if fetched.iter().any(Option::is_none) {
+                return Ok(None);
+            }
+            fetched
+                .into_par_iter()
+                .zip(keys.par_iter())
+                .map(|(bytes, key)| {
+                    let bytes = bytes.unwrap_or_default();
+                    segment::decode_columns(bytes, table, columns).map_err(|reason| {
+                        Error::CorruptSegment {
+                            path: self.segment_path(key),
+                            reason,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some)
+        };
+        let mut current = match chunks.first() {
+            Some(first) => decode(first)?,
+            None => return Ok(Some(0)),
+        };
+        for i in 0..chunks.len() {
+            let Some(parts) = current.take() else {
+                return Ok(None);
+            };
+            let (next, consumed) = rayon::join(
+                || chunks.get(i + 1).map(|c| decode(c)).transpose(),
+                || parts.into_iter().flatten().try_for_each(&mut *consume),
+            );
+            consumed?;
+            match next? {
+                Some(decoded) => current = decoded,
+                None => break,
+            }
+        }
+        Ok(Some(listed.len()))
+    }
+
     /// Every record in the store.
     pub fn load(&self) -> Result<Snapshot> {
         let mut snapshot = self.load_tables(None)?;
@@ -699,6 +761,68 @@ mod tests {
         let snap = store.load().unwrap();
         assert_eq!(snap.artifacts.len(), 5);
         assert_eq!(snap.segments, 1);
+    }
+
+    #[test]
+    fn streamed_columns_are_every_segment_in_listing_order_and_errors_name_the_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap();
+        for n in 0..7 {
+            let batch = Batch {
+                artifacts: vec![artifact(n), artifact(n + 100)],
+                ..Default::default()
+            };
+            store.append(batch).unwrap();
+        }
+        let (batches, segments) = store.load_columns("artifacts", &["artifact_id"]).unwrap();
+        use arrow_array::Array;
+        let ids = |batches: &[arrow_array::RecordBatch]| -> Vec<String> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let c = b
+                        .column_by_name("artifact_id")
+                        .unwrap()
+                        .as_any()
+                        .downcast_ref::<arrow_array::StringArray>()
+                        .unwrap()
+                        .clone();
+                    (0..c.len()).map(move |i| c.value(i).to_string())
+                })
+                .collect()
+        };
+        let mut streamed = Vec::new();
+        let count = store
+            .stream_columns("artifacts", &["artifact_id"], &mut |b| {
+                streamed.push(b);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(count, Some(segments));
+        assert_eq!(ids(&streamed), ids(&batches));
+        assert_eq!(streamed.len(), 7);
+
+        // A consumer's error stops the stream and is returned.
+        let mut calls = 0;
+        let stopped = store.stream_columns("artifacts", &["artifact_id"], &mut |_| {
+            calls += 1;
+            Err(Error::Io {
+                path: dir.path().into(),
+                action: "consuming",
+                source: std::io::Error::other("stop"),
+            })
+        });
+        assert!(stopped.is_err());
+        assert_eq!(calls, 1);
+
+        // A segment that is not Parquet is named in the error.
+        let first = store.segments("artifacts").unwrap()[0].key.clone();
+        std::fs::write(store.segment_path(&first), b"not parquet").unwrap();
+        let err = store
+            .stream_columns("artifacts", &["artifact_id"], &mut |_| Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&first), "{err}");
     }
 
     #[test]
