@@ -50,8 +50,6 @@ pub struct AuditPlan {
     pub targets: usize,
     /// Per node: whether exposures are propagated through it (see [`AuditPlan::region`]).
     in_region: Vec<bool>,
-    /// Every node in topological order.
-    order: Vec<NodeId>,
     /// Per node: [`GATED`] | [`UNGATED`] for the terms that reach it.
     reach: Vec<u8>,
     /// Per node: [`GATED`] or [`UNGATED`] for a licensed model, else 0.
@@ -66,8 +64,10 @@ impl AuditPlan {
 
     /// Where exposures are propagated, in topological order: the candidates and every node
     /// whose exposures can reach them.
-    pub fn region(&self) -> Vec<NodeId> {
-        self.order
+    pub fn region(&self, index: &LineageIndex) -> Vec<NodeId> {
+        index
+            .topological_order()
+            .0
             .iter()
             .copied()
             .filter(|&v| self.in_region[v as usize])
@@ -137,7 +137,7 @@ pub fn audit_store(
         }
     }
     let facts = read_compositions(store, &index, &mut plan, as_of)?;
-    let region = plan.region();
+    let region = plan.region(&index);
     let flow = IndexFlow::new(&index, &facts, catalog, policy, &region);
     let mut is_candidate = vec![false; index.node_count()];
     for &r in &plan.candidates {
@@ -208,7 +208,7 @@ fn read_compositions(
     loop {
         let mut wanted = vec![false; index.node_count()];
         let mut any = false;
-        for v in plan.region() {
+        for v in plan.region(index) {
             if index.has_composition(v) && read.insert(v) {
                 wanted[v as usize] = true;
                 any = true;
@@ -537,7 +537,7 @@ pub fn plan(
 
     // One pass in topological order: what kind of terms reach each node.
     let mut reach = vec![0u8; n];
-    for &v in &order {
+    for &v in order {
         let mut bits = 0u8;
         for (u, code) in index.upstream_edges(v) {
             let c = carries[code as usize];
@@ -646,7 +646,6 @@ pub fn plan(
             }
         }
     }
-    plan.order = order;
     Some(plan)
 }
 

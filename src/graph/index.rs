@@ -388,6 +388,9 @@ pub struct LineageIndex {
     /// Data-flow direction: artifact → run (input, with role), run → artifact (output).
     down: Csr,
     up: Csr,
+    /// Every node in topological order; nodes from `placed` on are on or behind cycles.
+    order: Vec<NodeId>,
+    placed: usize,
     pub segments: usize,
 }
 
@@ -781,7 +784,7 @@ impl LineageIndex {
         let down = Csr::build(nodes, &edges, false);
         let up = Csr::build(nodes, &edges, true);
         phase("csr");
-        Ok(Some(LineageIndex {
+        let mut index = LineageIndex {
             ids,
             kinds,
             models,
@@ -793,8 +796,13 @@ impl LineageIndex {
             composed,
             down,
             up,
+            order: Vec::new(),
+            placed: 0,
             segments: sa + sr + sc + sl,
-        }))
+        };
+        (index.order, index.placed) = index.compute_topological_order();
+        phase("order");
+        Ok(Some(index))
     }
 
     pub fn node_count(&self) -> usize {
@@ -911,7 +919,12 @@ impl LineageIndex {
 
     /// Nodes in topological order (inputs before runs, runs before outputs), then the nodes on
     /// or behind cycles, which no order can place; the second value is where those start.
-    pub fn topological_order(&self) -> (Vec<NodeId>, usize) {
+    /// Worked out once, when the index is built (and kept in its cache file).
+    pub fn topological_order(&self) -> (&[NodeId], usize) {
+        (&self.order, self.placed)
+    }
+
+    fn compute_topological_order(&self) -> (Vec<NodeId>, usize) {
         let n = self.node_count();
         let mut indegree: Vec<u32> = (0..n)
             .map(|i| self.up.off[i + 1] - self.up.off[i])

@@ -15,7 +15,7 @@ use crate::progress::PhaseTimer;
 use crate::records::{Channel, RunKind};
 use crate::store::{Store, TABLES};
 
-const MAGIC: &[u8; 16] = b"mlprov-index\0v2\0";
+const MAGIC: &[u8; 16] = b"mlprov-index\0v3\0";
 
 /// Whether the cache is in use (`MLPROV_INDEX_CACHE=0` turns it off).
 pub fn enabled() -> bool {
@@ -241,6 +241,8 @@ fn encode(ix: &LineageIndex) -> Vec<u8> {
     out.set(&ix.composed);
     out.csr(&ix.down);
     out.csr(&ix.up);
+    out.u32s(&ix.order);
+    out.u64(ix.placed as u64);
     out.u64(ix.segments as u64);
     out.0
 }
@@ -314,12 +316,17 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
     let composed = r.set()?;
     let down = r.csr(nodes)?;
     let up = r.csr(nodes)?;
+    let order = r.u32s()?;
+    let placed = r.len()?;
     let segments = r.len()?;
     let in_range = |n: &NodeId| (*n as usize) < nodes;
     let sound = kinds.len() == nodes
         && run_kinds.len() <= nodes
         && run_times.len() <= nodes
         && r.0.is_empty()
+        && order.len() == nodes
+        && placed <= nodes
+        && order.iter().all(in_range)
         && models.keys().all(in_range)
         && claimed.keys().all(in_range)
         && vendored.iter().all(in_range)
@@ -337,6 +344,8 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
         composed,
         down,
         up,
+        order,
+        placed,
         segments,
     };
     sound.then_some((index, arena_start..arena_start + arena.len()))
