@@ -1,6 +1,6 @@
 //! A whole-store audit that reads only the records its verdicts depend on.
 //!
-//! [`audit`](super::audit) judges a [`View`] of every record. On a large store most records
+//! [`audit`] judges a [`View`] of every record. On a large store most records
 //! cannot lead to a finding: nothing licensed is upstream of them, or only terms that bind
 //! distributed models (conditions, internal-only use) reach runs whose checkpoints were never
 //! released. [`audit_store`] answers that first on the [`LineageIndex`] (ids and edges, no
@@ -19,10 +19,8 @@ use std::rc::Rc;
 use chrono::{DateTime, Utc};
 use petgraph::graph::NodeIndex;
 
-use super::{
-    audit, audit_with, epoch_in, produces_model, propagate, AuditOptions, AuditReport, Ctx,
-    Exposure, Flow, Link, Share,
-};
+use super::propagate::{propagate, Exposure, Flow, Link, Share};
+use super::{audit, audit_with, epoch_in, produces_model, AuditOptions, AuditReport, Ctx};
 use crate::catalog::{Catalog, ClaimSubject, LicenseEntry, TermClass};
 use crate::error::Result;
 use crate::graph::index::{edge_carries, role_code, LineageIndex, NodeId, OUTPUT_EDGE};

@@ -5,7 +5,7 @@
 //! whole by write-then-rename. Concurrent taggers therefore never corrupt the cache: at worst
 //! one process's new entries are dropped and recomputed later. An unreadable shard is a miss.
 //!
-//! Racy-clean files (modified within [`RACY_WINDOW`] before hashing began) are not cached:
+//! Racy-clean files (modified within `RACY_WINDOW` before hashing began) are not cached:
 //! coarse file-system timestamps could otherwise hide a write made in the same clock tick.
 
 use std::collections::HashMap;

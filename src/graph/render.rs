@@ -335,7 +335,7 @@ pub fn to_mermaid(report: &LineageReport) -> String {
     out
 }
 
-/// "A --[role]--> run --> B" for an explanation path.
+/// "A --\[role\]--> run --> B" for an explanation path.
 pub fn path_text(view: &View, graph: &LineageGraph, hops: &[super::Hop]) -> String {
     let label = |n: NodeIndex| match &graph.graph[n] {
         Node::Artifact(id) => view
