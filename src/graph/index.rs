@@ -305,6 +305,31 @@ impl Csr {
         Csr { off, to, role }
     }
 
+    /// The same edges the other way round. Rows come out sorted and free of duplicates, as
+    /// [`Csr::build`] makes them: sources are visited in order, each row of `self` is sorted.
+    fn transposed(&self, nodes: usize) -> Csr {
+        let mut off = vec![0u32; nodes + 1];
+        for &t in &self.to {
+            off[t as usize + 1] += 1;
+        }
+        for i in 0..nodes {
+            off[i + 1] += off[i];
+        }
+        let mut fill = off.clone();
+        let mut to = vec![0; self.to.len()];
+        let mut role = vec![0; self.to.len()];
+        for n in 0..nodes {
+            let (targets, roles) = self.row(n as NodeId);
+            for (&t, &r) in targets.iter().zip(roles) {
+                let at = fill[t as usize] as usize;
+                to[at] = n as NodeId;
+                role[at] = r;
+                fill[t as usize] += 1;
+            }
+        }
+        Csr { off, to, role }
+    }
+
     fn row(&self, n: NodeId) -> (&[NodeId], &[u8]) {
         let (s, e) = (
             self.off[n as usize] as usize,
@@ -456,7 +481,9 @@ struct Builder<'s> {
     composed: HashSet<NodeId>,
     edges: Vec<(NodeId, NodeId, u8)>,
     run_kinds: Vec<Option<RunKind>>,
+    /// Clocks of runs, from node `clock_base` on.
     run_clock: Vec<RunClock>,
+    clock_base: Option<NodeId>,
     roles: Vec<(&'static str, u8)>,
 }
 
@@ -473,6 +500,7 @@ impl<'s> Builder<'s> {
             edges: Vec::new(),
             run_kinds: Vec::new(),
             run_clock: Vec::new(),
+            clock_base: None,
             roles: Role::ALL
                 .iter()
                 .map(|r| (r.as_str(), role_code(*r)))
@@ -587,9 +615,14 @@ impl<'s> Builder<'s> {
             let r = self.node_of(run_id.value(row), RUN_NODE);
             if self.run_kinds.len() <= r as usize {
                 self.run_kinds.resize(r as usize + 1, None);
-                self.run_clock.resize(r as usize + 1, RunClock::default());
             }
-            self.run_clock[r as usize].add(at(started, row), at(ended, row), at(recorded, row));
+            // Clocks from the first run's node on: artifacts (interned first) need none.
+            let base = *self.clock_base.get_or_insert(r);
+            let slot = r.checked_sub(base).unwrap_or_default() as usize;
+            if self.run_clock.len() <= slot {
+                self.run_clock.resize(slot + 1, RunClock::default());
+            }
+            self.run_clock[slot].add(at(started, row), at(ended, row), at(recorded, row));
             if self.run_kinds[r as usize].is_none() {
                 let kind = run_kind.value(row);
                 self.run_kinds[r as usize] =
@@ -743,6 +776,7 @@ impl LineageIndex {
             edges,
             run_kinds,
             run_clock,
+            clock_base,
             ..
         } = b;
 
@@ -779,10 +813,13 @@ impl LineageIndex {
             }
         }
 
-        let run_times = run_clock.iter().map(RunClock::time).collect();
+        let mut run_times = vec![NO_TIME; clock_base.unwrap_or_default() as usize];
+        run_times.extend(run_clock.iter().map(RunClock::time));
+        drop(run_clock);
         let nodes = ids.len();
         let down = Csr::build(nodes, &edges, false);
-        let up = Csr::build(nodes, &edges, true);
+        drop(edges);
+        let up = down.transposed(nodes);
         phase("csr");
         let mut index = LineageIndex {
             ids,
@@ -1118,6 +1155,27 @@ impl LineageIndex {
 mod tests {
     use super::*;
     use crate::records::*;
+
+    #[test]
+    fn transposed_rows_equal_rows_built_the_other_way() {
+        // Duplicates, one pair with two roles, self-loops and nodes without edges.
+        let edges: Vec<(NodeId, NodeId, u8)> = vec![
+            (0, 3, 1),
+            (2, 3, 0),
+            (0, 3, 1),
+            (0, 3, 2),
+            (3, 5, OUTPUT_EDGE),
+            (4, 4, 0),
+            (5, 1, 3),
+            (2, 1, 3),
+        ];
+        let down = Csr::build(7, &edges, false);
+        let up = Csr::build(7, &edges, true);
+        let transposed = down.transposed(7);
+        assert_eq!(transposed.off, up.off);
+        assert_eq!(transposed.to, up.to);
+        assert_eq!(transposed.role, up.role);
+    }
 
     #[test]
     fn interner_finds_what_it_stored_across_growth() {

@@ -60,10 +60,15 @@ struct Marker {
 }
 
 /// Segments fetched at once: many small ones (concurrent GETs pay off), but never more than
-/// about 64 MiB of raw bytes held together (large compacted segments come one or two at a time).
+/// about [`FETCH_CHUNK_BYTES`] of raw bytes held together (large compacted segments come one
+/// or two at a time).
 fn fetch_chunks(listed: &[ObjectInfo]) -> Vec<&[ObjectInfo]> {
-    fetch_chunks_of(listed, 64 << 20)
+    fetch_chunks_of(listed, FETCH_CHUNK_BYTES)
 }
+
+/// Raw bytes per chunk of a table read; a selective read reads the artifact and run tables
+/// side by side, so twice this is in memory at once.
+const FETCH_CHUNK_BYTES: u64 = 32 << 20;
 
 /// Raw bytes per chunk of [`Store::stream_columns`]: two chunks are in memory at once (one
 /// consumed, one decoded).
@@ -610,18 +615,26 @@ impl Store {
     fn load_tables(&self, select: Option<&Selected<'_>>) -> Result<Snapshot> {
         let by = |column, keep| select.map(|_| (column, keep));
         let everything: Keep<'_> = &|_| true;
-        let (artifacts, a) = self.load_table_where::<ArtifactRecord>(by(
-            "artifact_id",
-            select.map_or(everything, |s| s.artifacts),
-        ))?;
         let about = by(
             "artifact_id",
             select.map_or(everything, |s| s.about_artifacts),
         );
-        let (license_claims, l) = self.load_table_where::<LicenseClaimRecord>(about)?;
-        let (runs, r) = self
-            .load_table_where::<RunRecord>(by("run_id", select.map_or(everything, |s| s.runs)))?;
-        let (releases, s) = self.load_table_where::<ReleaseRecord>(about)?;
+        let artifact_side = || -> Result<_> {
+            let artifacts = self.load_table_where::<ArtifactRecord>(by(
+                "artifact_id",
+                select.map_or(everything, |s| s.artifacts),
+            ))?;
+            let claims = self.load_table_where::<LicenseClaimRecord>(about)?;
+            let releases = self.load_table_where::<ReleaseRecord>(about)?;
+            Ok((artifacts, claims, releases))
+        };
+        let run_side = || {
+            self.load_table_where::<RunRecord>(by("run_id", select.map_or(everything, |s| s.runs)))
+        };
+        // Side by side: a table's last chunk often has fewer segments than there are cores.
+        let (artifact_side, run_side) = rayon::join(artifact_side, run_side);
+        let ((artifacts, a), (license_claims, l), (releases, s)) = artifact_side?;
+        let (runs, r) = run_side?;
         Ok(Snapshot {
             artifacts,
             license_claims,
@@ -726,7 +739,7 @@ mod chunk_tests {
             .any(|c| c.len() == 1 && c[0].size == 100 << 20));
         assert!(chunks
             .iter()
-            .all(|c| c.len() == 1 || c.iter().map(|i| i.size).sum::<u64>() <= 64 << 20));
+            .all(|c| c.len() == 1 || c.iter().map(|i| i.size).sum::<u64>() <= FETCH_CHUNK_BYTES));
         assert!(fetch_chunks(&[]).is_empty());
     }
 }
