@@ -618,7 +618,7 @@ impl<'s> Builder<'s> {
             }
             // Clocks from the first run's node on: artifacts (interned first) need none.
             let base = *self.clock_base.get_or_insert(r);
-            let slot = r.checked_sub(base).unwrap_or_default() as usize;
+            let slot = r.saturating_sub(base) as usize;
             if self.run_clock.len() <= slot {
                 self.run_clock.resize(slot + 1, RunClock::default());
             }
