@@ -106,9 +106,10 @@ impl Exposure {
     }
 }
 
-/// What exposure propagation reads of a lineage. The full audit reads a [`View`](crate::view::View) through its
-/// petgraph ([`Ctx`]); the store audit reads the lineage index and only the few records
-/// propagation needs ([`plan`](super::plan)): one propagation, two sources of the same facts.
+/// What exposure propagation reads of a lineage. The full audit reads a
+/// [`View`](crate::view::View) through its petgraph ([`Ctx`]); the store audit reads the
+/// lineage index and only the few records propagation needs ([`plan`](super::plan)): one
+/// propagation, two sources of the same facts.
 pub(super) trait Flow {
     /// Nodes in topological order, grouped into strongly connected components (a component of
     /// several nodes, or of one node with an edge to itself, is a cycle).
