@@ -263,26 +263,39 @@ struct Csr {
 }
 
 impl Csr {
-    /// From (from, to, role) triples, duplicates removed.
-    fn build(nodes: usize, edges: &[(NodeId, NodeId, u8)], reverse: bool) -> Csr {
+    /// Rows from (row, target, role) entries, in the order `entries` yields them within a
+    /// row (called twice: once to count each row, once to fill it).
+    fn scatter<I: Iterator<Item = (NodeId, NodeId, u8)>>(
+        nodes: usize,
+        len: usize,
+        entries: impl Fn() -> I,
+    ) -> Csr {
         let mut off = vec![0u32; nodes + 1];
-        for e in edges {
-            let from = if reverse { e.1 } else { e.0 };
+        for (from, _, _) in entries() {
             off[from as usize + 1] += 1;
         }
         for i in 0..nodes {
             off[i + 1] += off[i];
         }
         let mut fill = off.clone();
-        let mut to = vec![0; edges.len()];
-        let mut role = vec![0; edges.len()];
-        for &(a, b, r) in edges {
-            let (from, target) = if reverse { (b, a) } else { (a, b) };
+        let mut to = vec![0; len];
+        let mut role = vec![0; len];
+        for (from, target, r) in entries() {
             let at = fill[from as usize] as usize;
             to[at] = target;
             role[at] = r;
             fill[from as usize] += 1;
         }
+        Csr { off, to, role }
+    }
+
+    /// From (from, to, role) triples, duplicates removed.
+    fn build(nodes: usize, edges: &[(NodeId, NodeId, u8)]) -> Csr {
+        let Csr {
+            mut off,
+            mut to,
+            mut role,
+        } = Csr::scatter(nodes, edges.len(), || edges.iter().copied());
         // Sort and de-duplicate each (short) row in place, compacting as we go.
         let mut w = 0usize;
         let mut row: Vec<(NodeId, u8)> = Vec::new();
@@ -308,26 +321,12 @@ impl Csr {
     /// The same edges the other way round. Rows come out sorted and free of duplicates, as
     /// [`Csr::build`] makes them: sources are visited in order, each row of `self` is sorted.
     fn transposed(&self, nodes: usize) -> Csr {
-        let mut off = vec![0u32; nodes + 1];
-        for &t in &self.to {
-            off[t as usize + 1] += 1;
-        }
-        for i in 0..nodes {
-            off[i + 1] += off[i];
-        }
-        let mut fill = off.clone();
-        let mut to = vec![0; self.to.len()];
-        let mut role = vec![0; self.to.len()];
-        for n in 0..nodes {
-            let (targets, roles) = self.row(n as NodeId);
-            for (&t, &r) in targets.iter().zip(roles) {
-                let at = fill[t as usize] as usize;
-                to[at] = n as NodeId;
-                role[at] = r;
-                fill[t as usize] += 1;
-            }
-        }
-        Csr { off, to, role }
+        Csr::scatter(nodes, self.to.len(), || {
+            (0..nodes as NodeId).flat_map(move |n| {
+                let (targets, roles) = self.row(n);
+                targets.iter().zip(roles).map(move |(&t, &r)| (t, n, r))
+            })
+        })
     }
 
     fn row(&self, n: NodeId) -> (&[NodeId], &[u8]) {
@@ -817,7 +816,7 @@ impl LineageIndex {
         run_times.extend(run_clock.iter().map(RunClock::time));
         drop(run_clock);
         let nodes = ids.len();
-        let down = Csr::build(nodes, &edges, false);
+        let down = Csr::build(nodes, &edges);
         drop(edges);
         let up = down.transposed(nodes);
         phase("csr");
@@ -1169,8 +1168,10 @@ mod tests {
             (5, 1, 3),
             (2, 1, 3),
         ];
-        let down = Csr::build(7, &edges, false);
-        let up = Csr::build(7, &edges, true);
+        let down = Csr::build(7, &edges);
+        let reversed: Vec<(NodeId, NodeId, u8)> =
+            edges.iter().map(|&(a, b, r)| (b, a, r)).collect();
+        let up = Csr::build(7, &reversed);
         let transposed = down.transposed(7);
         assert_eq!(transposed.off, up.off);
         assert_eq!(transposed.to, up.to);
