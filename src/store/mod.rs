@@ -451,6 +451,40 @@ impl Store {
         self.decode_segment::<T>(key, bytes).map(Some)
     }
 
+    /// One chunk of segments, fetched together and decoded in parallel; `None` when one of
+    /// them vanished (a compaction merged it) since the listing.
+    fn read_chunk<P: Send>(
+        &self,
+        chunk: &[ObjectInfo],
+        decode: &(impl Fn(&str, bytes::Bytes) -> Result<P> + Sync),
+    ) -> Result<Option<Vec<P>>> {
+        let keys = keys_of(chunk);
+        let fetched = self.fetch_segments(&keys)?;
+        if fetched.iter().any(Option::is_none) {
+            return Ok(None);
+        }
+        fetched
+            .into_par_iter()
+            .zip(keys.par_iter())
+            .map(|(bytes, key)| decode(key, bytes.unwrap_or_default()))
+            .collect::<Result<Vec<P>>>()
+            .map(Some)
+    }
+
+    /// The named columns of one segment's bytes; a segment that cannot be read is named.
+    fn decode_columns(
+        &self,
+        key: &str,
+        bytes: bytes::Bytes,
+        table: &str,
+        columns: &[&str],
+    ) -> Result<Vec<arrow_array::RecordBatch>> {
+        segment::decode_columns(bytes, table, columns).map_err(|reason| Error::CorruptSegment {
+            path: self.segment_path(key),
+            reason,
+        })
+    }
+
     /// Every segment of one table, fetched (concurrent GETs on object storage, parallel reads
     /// on a local store) in chunks that bound the raw bytes held at once, and decoded in
     /// parallel. Retries when compaction removes a listed segment mid-read (its records are
@@ -464,16 +498,9 @@ impl Store {
             let listed = self.segments(table)?;
             let mut parts = Vec::with_capacity(listed.len());
             for chunk in fetch_chunks(&listed) {
-                let keys = keys_of(chunk);
-                let fetched = self.fetch_segments(&keys)?;
-                if fetched.iter().any(Option::is_none) {
+                let Some(decoded) = self.read_chunk(chunk, &decode)? else {
                     continue 'attempt;
-                }
-                let decoded: Vec<P> = fetched
-                    .into_par_iter()
-                    .zip(keys.par_iter())
-                    .map(|(bytes, key)| decode(key, bytes.expect("checked above")))
-                    .collect::<Result<_>>()?;
+                };
                 parts.extend(decoded);
             }
             return Ok((parts, listed.len()));
@@ -532,10 +559,7 @@ impl Store {
         columns: &[&str],
     ) -> Result<(Vec<arrow_array::RecordBatch>, usize)> {
         let (parts, segments) = self.read_table(table, |key, bytes| {
-            segment::decode_columns(bytes, table, columns).map_err(|reason| Error::CorruptSegment {
-                path: self.segment_path(key),
-                reason,
-            })
+            self.decode_columns(key, bytes, table, columns)
         })?;
         Ok((parts.into_iter().flatten().collect(), segments))
     }
@@ -553,26 +577,10 @@ impl Store {
         let listed = self.segments(table)?;
         let chunks = fetch_chunks_of(&listed, STREAM_CHUNK_BYTES);
         // Per chunk: its segments' batches, or None if one vanished.
-        let decode = |chunk: &[ObjectInfo]| -> Result<Option<Vec<Vec<arrow_array::RecordBatch>>>> {
-            let keys = keys_of(chunk);
-            let fetched = self.fetch_segments(&keys)?;
-            if fetched.iter().any(Option::is_none) {
-                return Ok(None);
-            }
-            fetched
-                .into_par_iter()
-                .zip(keys.par_iter())
-                .map(|(bytes, key)| {
-                    let bytes = bytes.unwrap_or_default();
-                    segment::decode_columns(bytes, table, columns).map_err(|reason| {
-                        Error::CorruptSegment {
-                            path: self.segment_path(key),
-                            reason,
-                        }
-                    })
-                })
-                .collect::<Result<Vec<_>>>()
-                .map(Some)
+        let decode = |chunk: &[ObjectInfo]| {
+            self.read_chunk(chunk, &|key: &str, bytes| {
+                self.decode_columns(key, bytes, table, columns)
+            })
         };
         let mut current = match chunks.first() {
             Some(first) => decode(first)?,
