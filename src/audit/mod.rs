@@ -245,8 +245,6 @@ struct Ctx<'a> {
     at: DateTime<Utc>,
     /// Licenses of a model at a moment, looked up once per (model, moment).
     licenses: RefCell<HashMap<(NodeIndex, Option<i64>), LicensesMemo<'a>>>,
-    /// Assignment boundaries of a model, looked up once per model.
-    boundaries: RefCell<HashMap<NodeIndex, Rc<Vec<DateTime<Utc>>>>>,
     /// Each graph node's record, looked up once (the view's maps are keyed by id strings).
     records: Vec<NodeRecord<'a>>,
 }
@@ -290,12 +288,6 @@ fn assignment_boundaries(catalog: &Catalog, model: Option<&Artifact>) -> Vec<Dat
         .unwrap_or_default()
 }
 
-/// Which span of a model's assignment `boundaries` the moment `at` falls in.
-fn epoch_in(boundaries: &[DateTime<Utc>], at: Option<DateTime<Utc>>) -> Option<usize> {
-    let at = at?;
-    Some(boundaries.partition_point(|b| *b <= at))
-}
-
 /// Licenses that govern a model (with why), and license ids the catalog does not know.
 type LicensesOf<'c> = (Vec<(&'c LicenseEntry, String)>, Vec<String>);
 type LicensesMemo<'c> = Rc<LicensesOf<'c>>;
@@ -325,7 +317,6 @@ fn audit_with(
         opts,
         at: view.as_of.unwrap_or_else(Utc::now),
         licenses: RefCell::new(HashMap::new()),
-        boundaries: RefCell::new(HashMap::new()),
         records: graph
             .graph
             .node_indices()

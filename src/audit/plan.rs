@@ -5,22 +5,21 @@
 //! distributed models (conditions, internal-only use) reach runs whose checkpoints were never
 //! released. [`audit_store`] answers that first on the [`LineageIndex`] (ids and edges, no
 //! records) and picks the runs that could have a finding. It then propagates exposures to
-//! those runs on the index itself, reading records only where propagation needs a fact the
-//! index does not hold (licensed models, row compositions, the time of runs where an exposure
-//! starts), and finally reads the records a finding names: the candidate runs with their
-//! inputs and outputs, and the steps of each evidence path. The same evaluation as the full
+//! those runs on the index itself, reading records only for the one fact the index does not
+//! hold (row compositions on the way), and finally reads the records a finding names: the
+//! candidate runs with their inputs and outputs, the models, and the steps of each evidence
+//! path. The same evaluation as the full
 //! audit judges them. The report is the one the full audit gives; only the summary's counts
 //! of evaluated runs and targets, which cover every run, come from the index.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use petgraph::graph::NodeIndex;
 
 use super::propagate::{propagate, Exposure, Flow, Link, Share};
-use super::{audit, audit_with, epoch_in, produces_model, AuditOptions, AuditReport, Ctx};
+use super::{audit, audit_with, produces_model, AuditOptions, AuditReport, Ctx};
 use crate::catalog::{Catalog, ClaimSubject, LicenseEntry, TermClass};
 use crate::error::Result;
 use crate::graph::index::{edge_carries, role_code, LineageIndex, NodeId, OUTPUT_EDGE};
@@ -39,7 +38,8 @@ const UNGATED: u8 = 2;
 /// What the index decided before any record was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditPlan {
-    /// Per node: whether its records are read before exposures are propagated.
+    /// Per node: whether its records are read (the audit adds the steps of evidence paths
+    /// once exposures are propagated).
     pub needed: Vec<bool>,
     /// Runs that could have a finding.
     pub candidates: Vec<NodeId>,
@@ -134,8 +134,7 @@ pub fn audit_store(
             }
         }
     }
-    let facts = read_compositions(store, &index, &mut plan, as_of)?;
-    let region = plan.region(&index);
+    let (facts, region) = read_compositions(store, &index, &mut plan, as_of)?;
     let flow = IndexFlow::new(&index, &facts, catalog, policy, &region);
     let mut is_candidate = vec![false; index.node_count()];
     for &r in &plan.candidates {
@@ -194,26 +193,28 @@ pub fn audit_store(
 
 /// Row compositions in the region: the one fact propagation needs that the index does not
 /// hold (a filtered dataset can clear a restriction). Rare, so read only when present; the
-/// artifacts their rows came from join the region (what reached them is counted).
+/// artifacts their rows came from join the region (what reached them is counted). Returns
+/// them with the region they complete.
 fn read_compositions(
     store: &Store,
     index: &LineageIndex,
     plan: &mut AuditPlan,
     as_of: Option<DateTime<Utc>>,
-) -> Result<View> {
+) -> Result<(View, Vec<NodeId>)> {
     let mut compositions = Snapshot::default();
     let mut read = HashSet::new();
     loop {
+        let region = plan.region(index);
         let mut wanted = vec![false; index.node_count()];
         let mut any = false;
-        for v in plan.region(index) {
+        for &v in &region {
             if index.has_composition(v) && read.insert(v) {
                 wanted[v as usize] = true;
                 any = true;
             }
         }
         if !any {
-            break;
+            return Ok((View::build(&compositions, as_of), region));
         }
         let wanted = ids_of(index, &wanted);
         let records = store.load_selected(&Selected {
@@ -231,7 +232,6 @@ fn read_compositions(
         compositions.absorb(records);
         plan.grow(index, sources);
     }
-    Ok(View::build(&compositions, as_of))
 }
 
 /// The ids of the nodes marked in `wanted`.
@@ -255,7 +255,6 @@ struct IndexFlow<'a> {
     region: &'a [NodeId],
     /// Per index node: its place in `region`, or [`OUTSIDE`].
     place: Vec<u32>,
-    boundaries: RefCell<HashMap<NodeId, Rc<Vec<DateTime<Utc>>>>>,
 }
 
 const OUTSIDE: u32 = u32::MAX;
@@ -279,7 +278,6 @@ impl<'a> IndexFlow<'a> {
             policy,
             region,
             place,
-            boundaries: RefCell::new(HashMap::new()),
         }
     }
 
@@ -341,24 +339,18 @@ impl Flow for IndexFlow<'_> {
         self.index.is_recorded_artifact(v) && self.index.is_licensed_model(v)
     }
 
-    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
-        let v = self.global(model);
-        let bounds = Rc::clone(self.boundaries.borrow_mut().entry(v).or_insert_with(|| {
-            Rc::new(
-                self.index
-                    .model(v)
-                    .map(|m| {
-                        self.catalog.assignment_boundaries(
-                            &m.vendor,
-                            &m.model,
-                            m.revision.as_deref(),
-                            m.channel,
-                        )
-                    })
-                    .unwrap_or_default(),
-            )
-        }));
-        epoch_in(&bounds, at)
+    fn assignment_boundaries(&self, model: NodeIndex) -> Vec<DateTime<Utc>> {
+        self.index
+            .model(self.global(model))
+            .map(|m| {
+                self.catalog.assignment_boundaries(
+                    &m.vendor,
+                    &m.model,
+                    m.revision.as_deref(),
+                    m.channel,
+                )
+            })
+            .unwrap_or_default()
     }
 
     fn composition(&self, n: NodeIndex) -> Option<&Composition> {
@@ -376,14 +368,8 @@ impl Flow for IndexFlow<'_> {
             .count()
     }
 
-    fn composition_sources(&self) -> Vec<NodeIndex> {
+    fn records(&self) -> &View {
         self.facts
-            .artifacts
-            .values()
-            .filter_map(|a| a.composition.as_ref())
-            .flat_map(|c| &c.groups)
-            .filter_map(|g| self.node(g.source.as_deref()?))
-            .collect()
     }
 
     fn node(&self, id: &str) -> Option<NodeIndex> {

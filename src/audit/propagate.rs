@@ -4,12 +4,14 @@
 //! shortest path, and of equally short ones the one with the smallest ids, so the evidence
 //! does not depend on the order paths arrive in.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use petgraph::graph::NodeIndex;
 
-use super::{assignment_boundaries, epoch_in, is_licensed_model, run_time, Ctx};
+use super::{assignment_boundaries, is_licensed_model, run_time, Ctx};
 use crate::catalog::ClaimSubject;
 use crate::records::Role;
 
@@ -22,7 +24,8 @@ pub(super) struct Exposure {
     pub(super) origin: ClaimSubject,
     pub(super) at: Option<DateTime<Utc>>,
     /// Which span of the model's license assignments `at` falls in (see
-    /// [`Catalog::assignment_boundaries`](crate::catalog::Catalog::assignment_boundaries)): exposures of one model that differ only in a moment
+    /// [`Catalog::assignment_boundaries`](crate::catalog::Catalog::assignment_boundaries)):
+    /// exposures of one model that differ only in a moment
     /// within one span meet the same terms, so they count as one (else a model used by
     /// thousands of runs would reach each descendant once per run).
     pub(super) epoch: Option<usize>,
@@ -122,14 +125,24 @@ pub(super) trait Flow {
     /// When a run used its inputs (see [`run_time`]).
     fn run_time(&self, run: NodeIndex) -> Option<DateTime<Utc>>;
     fn is_licensed_model(&self, n: NodeIndex) -> bool;
-    /// The span of `model`'s license assignments that `at` falls in.
-    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize>;
+    /// The dates at which the license assignments of `model` change.
+    fn assignment_boundaries(&self, model: NodeIndex) -> Vec<DateTime<Utc>>;
     fn composition(&self, n: NodeIndex) -> Option<&crate::records::Composition>;
     /// How many run inputs read what reached `n`.
     fn consumers(&self, n: NodeIndex) -> usize;
+    /// The records read: all of them for the full audit, the row compositions for the index.
+    fn records(&self) -> &crate::view::View;
     /// Artifacts whose rows some recorded composition counts (what reached them is read when
     /// the composition is met).
-    fn composition_sources(&self) -> Vec<NodeIndex>;
+    fn composition_sources(&self) -> Vec<NodeIndex> {
+        self.records()
+            .artifacts
+            .values()
+            .filter_map(|a| a.composition.as_ref())
+            .flat_map(|c| &c.groups)
+            .filter_map(|g| self.node(g.source.as_deref()?))
+            .collect()
+    }
     fn node(&self, id: &str) -> Option<NodeIndex>;
     fn id(&self, n: NodeIndex) -> &str;
     fn restrictions_travel(&self) -> bool;
@@ -180,16 +193,8 @@ impl Flow for Ctx<'_> {
         self.artifact(n).is_some_and(is_licensed_model)
     }
 
-    fn epoch(&self, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
-        let bounds = Rc::clone(
-            self.boundaries
-                .borrow_mut()
-                .entry(model)
-                .or_insert_with(|| {
-                    Rc::new(assignment_boundaries(self.catalog, self.artifact(model)))
-                }),
-        );
-        epoch_in(&bounds, at)
+    fn assignment_boundaries(&self, model: NodeIndex) -> Vec<DateTime<Utc>> {
+        assignment_boundaries(self.catalog, self.artifact(model))
     }
 
     fn composition(&self, n: NodeIndex) -> Option<&crate::records::Composition> {
@@ -203,14 +208,8 @@ impl Flow for Ctx<'_> {
             .count()
     }
 
-    fn composition_sources(&self) -> Vec<NodeIndex> {
+    fn records(&self) -> &crate::view::View {
         self.view
-            .artifacts
-            .values()
-            .filter_map(|a| a.composition.as_ref())
-            .flat_map(|c| &c.groups)
-            .filter_map(|g| self.graph.node(g.source.as_deref()?))
-            .collect()
     }
 
     fn node(&self, id: &str) -> Option<NodeIndex> {
@@ -226,6 +225,21 @@ impl Flow for Ctx<'_> {
     }
 }
 
+/// Each model's assignment boundaries, looked up once per propagation.
+struct Epochs(RefCell<HashMap<NodeIndex, Vec<DateTime<Utc>>>>);
+
+impl Epochs {
+    /// The span of `model`'s license assignments that `at` falls in.
+    fn of<F: Flow>(&self, flow: &F, model: NodeIndex, at: Option<DateTime<Utc>>) -> Option<usize> {
+        let at = at?;
+        let mut memo = self.0.borrow_mut();
+        let bounds = memo
+            .entry(model)
+            .or_insert_with(|| flow.assignment_boundaries(model));
+        Some(bounds.partition_point(|b| *b <= at))
+    }
+}
+
 /// One pass in topological order; returns what reached each run `keep` selects.
 pub(super) fn propagate<F: Flow>(
     flow: &F,
@@ -235,6 +249,7 @@ pub(super) fn propagate<F: Flow>(
     let mut at_node: Vec<Vec<Exposure>> = vec![Vec::new(); flow.node_count()];
     let mut per_run: Vec<(NodeIndex, Vec<Exposure>)> = Vec::new();
     let mut slot_of: Vec<Option<usize>> = vec![None; flow.node_count()];
+    let epochs = Epochs(RefCell::new(HashMap::new()));
     // What reached a node is dropped once every run that reads it has (a large lineage would
     // otherwise hold every node's exposures to the end).
     let mut waiting: Vec<usize> = (0..flow.node_count())
@@ -256,7 +271,7 @@ pub(super) fn propagate<F: Flow>(
                     continue;
                 }
                 let inputs = flow.inputs(n);
-                let incoming = run_inputs_exposures(flow, n, &inputs, &at_node);
+                let incoming = run_inputs_exposures(flow, &epochs, n, &inputs, &at_node);
                 if !cyclic {
                     for (a, _) in &inputs {
                         if let Some(w) = waiting.get_mut(a.index()).filter(|w| **w != usize::MAX) {
@@ -393,6 +408,7 @@ fn through_composition<F: Flow>(
 
 fn run_inputs_exposures<F: Flow>(
     flow: &F,
+    epochs: &Epochs,
     run_node: NodeIndex,
     inputs: &[(NodeIndex, Role)],
     at_node: &[Vec<Exposure>],
@@ -412,7 +428,7 @@ fn run_inputs_exposures<F: Flow>(
             via,
             origin: via,
             at,
-            epoch: flow.epoch(a_node, at),
+            epoch: epochs.of(flow, a_node, at),
             path: Link::start(a_node, role),
             share: None,
             cleared_by: None,
@@ -429,7 +445,7 @@ fn run_inputs_exposures<F: Flow>(
                         let mut e = through(e);
                         e.via = ClaimSubject::Outputs;
                         e.at = when();
-                        e.epoch = flow.epoch(e.model, e.at);
+                        e.epoch = epochs.of(flow, e.model, e.at);
                         merge(flow, &mut incoming, e);
                     }
                 }
