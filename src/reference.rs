@@ -35,6 +35,58 @@ fn ambiguous(reference: &str, mut ids: Vec<String>) -> Error {
     }
 }
 
+/// The view a few references are resolved against. When each is a recorded full id, or (in
+/// `paths`, the references [`crate::tag::resolve_or_describe`] takes, where a path is a path
+/// before anything else) an existing path, only the records about those ids are read: a
+/// selective read, so recording a run on a store of millions of records does not merge them
+/// all. Anything else (a name, an id prefix, an id not recorded) resolves against the whole
+/// store, as before. Paths are hashed through the stat cache, so resolving them again is a
+/// cache hit.
+pub fn view_for(store: &Store, references: &[&str], paths: &[&str]) -> Result<View> {
+    let whole = || Ok(View::build(&store.load()?, None));
+    let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut must_exist: Vec<String> = Vec::new();
+    for (r, path_first) in references
+        .iter()
+        .map(|r| (r.trim(), false))
+        .chain(paths.iter().map(|r| (r.trim(), true)))
+    {
+        if id::is_valid(r) {
+            ids.insert(r.to_string());
+            must_exist.push(r.to_string());
+        } else if path_first && std::fs::symlink_metadata(r).is_ok() {
+            let found = content::identify(
+                Path::new(r),
+                &HashOptions {
+                    cache: Some(store.stat_cache()),
+                    progress: true,
+                },
+            )?;
+            ids.insert(found.artifact_id);
+        } else {
+            return whole();
+        }
+    }
+    if ids.is_empty() {
+        return Ok(View::default());
+    }
+    let keep = |id: &str| ids.contains(id);
+    let view = View::build(
+        &store.load_selected(&crate::store::Selected {
+            artifacts: &keep,
+            about_artifacts: &keep,
+            runs: &keep,
+        })?,
+        None,
+    );
+    let recorded = |id: &String| view.artifacts.contains_key(id) || view.runs.contains_key(id);
+    if must_exist.iter().all(recorded) {
+        Ok(view)
+    } else {
+        whole()
+    }
+}
+
 /// Resolve `reference` against the view; paths are hashed (through the stat cache).
 pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
     let r = reference.trim();
@@ -153,5 +205,63 @@ pub fn resolve_artifact(store: &Store, view: &View, reference: &str) -> Result<S
         Target::Run(id) => Err(Error::usage(format!(
             "'{reference}' names run {id}; an artifact is needed here"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{ArtifactKind, Batch, RunKind};
+    use crate::tag::{tag_path, TagOptions};
+
+    #[test]
+    fn references_by_id_or_path_read_only_their_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("store")).unwrap();
+        let file = |name: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, name).unwrap();
+            p
+        };
+        let mut opts = TagOptions::new(ArtifactKind::Dataset);
+        opts.name = Some("the-data".into());
+        let data = tag_path(&store, &file("data.txt"), &opts).unwrap();
+        let other = tag_path(&store, &file("other.txt"), &opts).unwrap();
+        let mut spec = crate::run::RunSpec::new(RunKind::Train);
+        spec.outputs = vec![other.artifact_id.clone()];
+        let run = crate::run::record(&store, spec, Batch::default()).unwrap();
+        let untagged = file("untagged.txt");
+        let untagged = untagged.to_str().unwrap();
+
+        let view = view_for(&store, &[&run.run_id], &[&data.artifact_id, untagged]).unwrap();
+        assert_eq!(view.artifacts.len(), 1, "only the data named");
+        assert!(view.artifacts.contains_key(&data.artifact_id));
+        assert!(view.runs.contains_key(&run.run_id));
+        let path = dir.path().join("other.txt");
+        let view = view_for(&store, &[], &[path.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            view.artifacts.keys().collect::<Vec<_>>(),
+            [&other.artifact_id]
+        );
+
+        // A name, an id prefix, an unrecorded id, or a path where names come first: the whole
+        // store, so they resolve exactly as before.
+        let unrecorded = format!("blake3:{}", "0".repeat(64));
+        let prefix = &data.artifact_id[..14];
+        for (references, paths) in [
+            (vec!["the-data"], vec![]),
+            (vec![prefix], vec![]),
+            (vec![], vec![unrecorded.as_str()]),
+            (vec![path.to_str().unwrap()], vec![]),
+        ] {
+            let view = view_for(&store, &references, &paths).unwrap();
+            assert_eq!(view.artifacts.len(), 2, "{references:?} {paths:?}");
+        }
+        let err = resolve(
+            &store,
+            &view_for(&store, &[&unrecorded], &[]).unwrap(),
+            &unrecorded,
+        );
+        assert!(matches!(err, Err(Error::UnknownReference { .. })));
     }
 }

@@ -91,7 +91,8 @@ impl PyStore {
                 continue;
             }
             if view.is_none() {
-                view = Some(self.view(None)?);
+                let rest: Vec<&str> = refs.iter().map(|(r, _)| r.as_str()).collect();
+                view = Some(reference::view_for(&self.inner, &[], &rest).map_err(py_err)?);
             }
             let v = view.as_ref().expect("loaded above");
             out.push(
@@ -321,7 +322,7 @@ impl PyStore {
     /// The artifact id a reference (id, unique prefix, name or tagged path) names.
     fn resolve(&self, py: Python<'_>, reference: &str) -> PyResult<String> {
         py.detach(|| {
-            let view = View::build(&self.inner.load()?, None);
+            let view = reference::view_for(&self.inner, &[reference], &[])?;
             reference::resolve_artifact(&self.inner, &view, reference)
         })
         .map_err(py_err)
@@ -388,7 +389,9 @@ impl PyStore {
     ) -> PyResult<String> {
         let status: RunStatus = parse(status)?;
         py.detach(|| {
-            let view = self.view(None)?;
+            let paths: Vec<&str> = outputs.iter().map(String::as_str).collect();
+            let view =
+                reference::view_for(&self.inner, &[run_id.as_str()], &paths).map_err(py_err)?;
             let kind = view.runs.get(&run_id).map(|r| r.kind).ok_or_else(|| {
                 py_err(mlprov::Error::UnknownReference {
                     reference: run_id.clone(),

@@ -461,6 +461,13 @@ fn tag_paths(
     Ok(EXIT_OK)
 }
 
+fn spec_references(args: &RunSpecArgs) -> Vec<&str> {
+    let inputs = args.inputs.iter().map(|(_, r)| r.as_str());
+    inputs
+        .chain(args.outputs.iter().map(String::as_str))
+        .collect()
+}
+
 fn build_spec(
     store: &Store,
     view: &View,
@@ -513,7 +520,16 @@ fn report_run(ctx: &Context, verb: &str, run: &crate::records::RunRecord) -> Res
 pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
     ctx.format_in(&[Format::Text, Format::Json])?;
     let store = ctx.open()?;
-    let view = View::build(&store.load()?, None);
+    // Read only what the references name when they allow it (see `reference::view_for`).
+    let (references, paths): (Vec<&str>, Vec<&str>) = match &args.action {
+        None => (Vec::new(), spec_references(&args.spec)),
+        Some(RunAction::Start(spec)) => (Vec::new(), spec_references(spec)),
+        Some(RunAction::Finish(f)) => (
+            vec![f.run.as_str()],
+            f.outputs.iter().map(String::as_str).collect(),
+        ),
+    };
+    let view = crate::reference::view_for(&store, &references, &paths)?;
     let mut pending = Batch::default();
     match args.action {
         None => {
@@ -556,7 +572,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<i32> {
 pub fn release(ctx: &Context, args: ReleaseArgs) -> Result<i32> {
     ctx.format_in(&[Format::Text, Format::Json])?;
     let store = ctx.open()?;
-    let view = View::build(&store.load()?, None);
+    let view = crate::reference::view_for(&store, &[args.artifact.as_str()], &[])?;
     let artifact_id = crate::reference::resolve_artifact(&store, &view, &args.artifact)?;
     let at = args.at.as_deref().map(parse_time).transpose()?;
     let rec = crate::release::release(&store, &artifact_id, args.distribution, at, args.note)?;
