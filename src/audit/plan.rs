@@ -667,6 +667,14 @@ mod tests {
     /// non-commercial, no-other-LLM, unknown, none), random roles and run kinds, some
     /// checkpoints released, some runs naming artifacts nobody recorded.
     fn random_store(dir: &std::path::Path, seed: u64, licenses: &[&str], releases: bool) -> Store {
+        let store = Store::init(dir).unwrap();
+        store
+            .append(random_batch(seed, licenses, releases))
+            .unwrap();
+        store
+    }
+
+    fn random_batch(seed: u64, licenses: &[&str], releases: bool) -> Batch {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut next = move |n: u64| {
             state ^= state << 13;
@@ -674,7 +682,6 @@ mod tests {
             state ^= state << 17;
             state % n
         };
-        let store = Store::init(dir).unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let mut batch = Batch::default();
         let mut ids: Vec<(String, ArtifactKind)> = Vec::new();
@@ -835,8 +842,57 @@ mod tests {
             }
             ids.push((aid, kind));
         }
-        store.append(batch).unwrap();
-        store
+        batch
+    }
+
+    /// Every table's records cut into `parts` slices, in order: runs can name artifacts whose
+    /// records come in a later part, and a run's two records can land in different parts.
+    fn in_parts(batch: Batch, parts: usize) -> Vec<Batch> {
+        fn cut<T: Clone>(all: &[T], part: usize, parts: usize) -> Vec<T> {
+            all[all.len() * part / parts..all.len() * (part + 1) / parts].to_vec()
+        }
+        (0..parts)
+            .map(|p| Batch {
+                artifacts: cut(&batch.artifacts, p, parts),
+                license_claims: cut(&batch.license_claims, p, parts),
+                runs: cut(&batch.runs, p, parts),
+                releases: cut(&batch.releases, p, parts),
+                waivers: cut(&batch.waivers, p, parts),
+            })
+            .collect()
+    }
+
+    fn same_index(a: &LineageIndex, b: &LineageIndex, case: &str) {
+        let (a, b) = (a.fingerprint(), b.fingerprint());
+        let differ: Vec<_> = a.iter().zip(&b).filter(|(x, y)| x != y).take(2).collect();
+        assert!(a == b, "{case}: {differ:#?}");
+    }
+
+    #[test]
+    fn a_cached_index_extended_with_new_segments_equals_one_built_whole() {
+        let licenses = ["llama3.1", "cc-by-nc-4.0", "gemma", "acme-unknown-1.0"];
+        for seed in 1..=4 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::init(dir.path()).unwrap();
+            let policy = Policy::locate(None, dir.path()).unwrap();
+            let parts = in_parts(random_batch(seed, &licenses, true), 5);
+            for (i, part) in parts.into_iter().enumerate() {
+                store.append(part).unwrap();
+                let loaded = LineageIndex::load(&store, None).unwrap();
+                // The first load builds and caches; later ones extend what the first cached.
+                assert_eq!(loaded.is_extended(), i > 0, "seed {seed}, part {i}");
+                let built = LineageIndex::build(&store, None).unwrap();
+                same_index(&loaded, &built, &format!("seed {seed}, part {i}"));
+                let (full, pruned) = both(&store, &policy);
+                assert_eq!(full, pruned, "seed {seed}, part {i}");
+            }
+            // A compaction replaces the segments the cache was built from: built again.
+            store.compact().unwrap();
+            let loaded = LineageIndex::load(&store, None).unwrap();
+            assert!(!loaded.is_extended());
+            let built = LineageIndex::build(&store, None).unwrap();
+            same_index(&loaded, &built, &format!("seed {seed}, compacted"));
+        }
     }
 
     #[test]

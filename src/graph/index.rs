@@ -17,9 +17,13 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, ClaimSubject, TermClass};
 use crate::error::Result;
 use crate::records::{ArtifactKind, Channel, Role, RunKind};
+use crate::store::backend::ObjectInfo;
 use crate::store::Store;
 
 mod cache;
+mod ids;
+
+use ids::Ids;
 
 /// Node index in a [`LineageIndex`].
 pub type NodeId = u32;
@@ -83,166 +87,6 @@ fn kind_code(kind: ArtifactKind) -> u8 {
         .iter()
         .position(|k| *k == kind)
         .expect("kind in ALL") as u8
-}
-
-/// The interned ids' bytes: built in memory, or mapped from the index cache file (no copy of
-/// the largest part of the index when it is read back).
-enum Arena {
-    Owned(Vec<u8>),
-    Mapped {
-        map: memmap2::Mmap,
-        start: usize,
-        end: usize,
-    },
-}
-
-impl std::ops::Deref for Arena {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Arena::Owned(v) => v,
-            Arena::Mapped { map, start, end } => &map[*start..*end],
-        }
-    }
-}
-
-impl Arena {
-    fn push(&mut self, b: &[u8]) {
-        if let Arena::Mapped { .. } = self {
-            *self = Arena::Owned(self.to_vec());
-        }
-        if let Arena::Owned(v) = self {
-            v.extend_from_slice(b);
-        }
-    }
-}
-
-/// Ids interned into one arena: no allocation per id, one probe per lookup.
-struct Interner {
-    bytes: Arena,
-    /// Start of each id in `bytes`; id `i` ends where `i + 1` starts (one sentinel at the end).
-    starts: Vec<u32>,
-    /// Open addressing: the id's 32-bit hash above node + 1, or 0 for an empty slot (a probe
-    /// compares hashes without touching the arena).
-    slots: Vec<u64>,
-    len: usize,
-}
-
-fn hash_bytes(b: &[u8]) -> u64 {
-    // FxHash over 8-byte words: ids are hex digests and UUIDs, so this spreads well.
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = b.len() as u64;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-    for &x in chunks.remainder() {
-        h = (h.rotate_left(5) ^ x as u64).wrapping_mul(K);
-    }
-    h ^ (h >> 29)
-}
-
-impl Interner {
-    fn with_capacity(ids: usize, bytes: usize) -> Self {
-        let mut i = Interner {
-            bytes: Arena::Owned(Vec::with_capacity(bytes)),
-            starts: Vec::with_capacity(ids + 1),
-            slots: vec![0; (ids.max(16) * 2).next_power_of_two()],
-            len: 0,
-        };
-        i.starts.push(0);
-        i
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn get(&self, id: NodeId) -> &str {
-        // Only whole `&str`s are ever pushed.
-        std::str::from_utf8(self.bytes_of(id)).expect("interned ids are UTF-8")
-    }
-
-    fn bytes_of(&self, id: NodeId) -> &[u8] {
-        let (s, e) = (
-            self.starts[id as usize] as usize,
-            self.starts[id as usize + 1] as usize,
-        );
-        &self.bytes[s..e]
-    }
-
-    /// Ask the CPU for the slot `key` hashes to, ahead of interning it: interning millions of
-    /// ids is a chain of cache misses, and this overlaps them.
-    fn prefetch(&self, key: &str) {
-        let slot = hash_bytes(key.as_bytes()) as usize & (self.slots.len() - 1);
-        #[cfg(target_arch = "x86_64")]
-        #[allow(unused_unsafe)]
-        // SAFETY: a prefetch is only a hint; the address is inside `slots`.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(self.slots.as_ptr().add(slot) as *const i8);
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
-    }
-
-    /// `key`'s node, or the empty slot (and hash tag) where it would go.
-    fn probe(&self, key: &str) -> std::result::Result<NodeId, (usize, u64)> {
-        let h = hash_bytes(key.as_bytes());
-        let tag = (h >> 32) << 32;
-        let mask = self.slots.len() - 1;
-        let mut slot = h as usize & mask;
-        loop {
-            match self.slots[slot] {
-                0 => return Err((slot, tag)),
-                v if v & !0xFFFF_FFFF == tag => {
-                    let n = (v as u32) - 1;
-                    if self.bytes_of(n) == key.as_bytes() {
-                        return Ok(n);
-                    }
-                }
-                _ => {}
-            }
-            slot = (slot + 1) & mask;
-        }
-    }
-
-    fn find(&self, key: &str) -> Option<NodeId> {
-        self.probe(key).ok()
-    }
-
-    /// The node of `key`, and whether it was new.
-    fn intern(&mut self, key: &str) -> (NodeId, bool) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow();
-        }
-        let (slot, tag) = match self.probe(key) {
-            Ok(n) => return (n, false),
-            Err(free) => free,
-        };
-        let n = self.len as NodeId;
-        self.bytes.push(key.as_bytes());
-        self.starts.push(self.bytes.len() as u32);
-        self.slots[slot] = tag | (n as u64 + 1);
-        self.len += 1;
-        (n, true)
-    }
-
-    fn grow(&mut self) {
-        let size = self.slots.len() * 2;
-        let mut slots = vec![0u64; size];
-        let mask = size - 1;
-        for n in 0..self.len {
-            let h = hash_bytes(self.bytes_of(n as NodeId));
-            let mut slot = h as usize & mask;
-            while slots[slot] != 0 {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = ((h >> 32) << 32) | (n as u64 + 1);
-        }
-        self.slots = slots;
-    }
 }
 
 /// What the index knows of an external model, to look its licenses up.
@@ -318,14 +162,67 @@ impl Csr {
         Csr { off, to, role }
     }
 
+    /// These rows (of a smaller index: nodes past them have none) with a few triples added:
+    /// rows without new edges are copied in runs, the others merged, sorted and de-duplicated,
+    /// as [`Csr::build`] of all the edges would make them.
+    fn with_added(&self, nodes: usize, added: &[(NodeId, NodeId, u8)]) -> Csr {
+        let extra = Csr::build(nodes, added);
+        let rows = self.off.len().saturating_sub(1);
+        // Old offset of row `n`'s start (rows past the old ones start at the end).
+        let old_off = |n: usize| self.off[n.min(rows)] as usize;
+        let mut out = Csr {
+            off: Vec::with_capacity(nodes + 1),
+            to: Vec::with_capacity(self.to.len() + extra.to.len()),
+            role: Vec::with_capacity(self.to.len() + extra.to.len()),
+        };
+        let mut copied = 0usize;
+        let mut row: Vec<(NodeId, u8)> = Vec::new();
+        let changed = (0..nodes).filter(|&n| extra.off[n] != extra.off[n + 1]);
+        for n in changed.chain(std::iter::once(nodes)) {
+            // Rows copied..n keep their edges, shifted by what was added before them.
+            let shift = out.to.len() as i64 - old_off(copied) as i64;
+            out.off
+                .extend((copied..n).map(|m| (old_off(m) as i64 + shift) as u32));
+            out.to
+                .extend_from_slice(&self.to[old_off(copied)..old_off(n)]);
+            out.role
+                .extend_from_slice(&self.role[old_off(copied)..old_off(n)]);
+            if n == nodes {
+                break;
+            }
+            out.off.push(out.to.len() as u32);
+            row.clear();
+            let (t, r) = (
+                &self.to[old_off(n)..old_off(n + 1)],
+                &self.role[old_off(n)..old_off(n + 1)],
+            );
+            row.extend(t.iter().copied().zip(r.iter().copied()));
+            let (t, r) = extra.row(n as NodeId);
+            row.extend(t.iter().copied().zip(r.iter().copied()));
+            row.sort_unstable();
+            row.dedup();
+            out.to.extend(row.iter().map(|e| e.0));
+            out.role.extend(row.iter().map(|e| e.1));
+            copied = n + 1;
+        }
+        out.off.push(out.to.len() as u32);
+        out
+    }
+
+    /// Every edge as (row, target, role), row by row.
+    fn entries(&self) -> impl Iterator<Item = (NodeId, NodeId, u8)> + '_ {
+        let rows = self.off.len().saturating_sub(1) as NodeId;
+        (0..rows).flat_map(move |n| {
+            let (targets, roles) = self.row(n);
+            targets.iter().zip(roles).map(move |(&t, &r)| (n, t, r))
+        })
+    }
+
     /// The same edges the other way round. Rows come out sorted and free of duplicates, as
     /// [`Csr::build`] makes them: sources are visited in order, each row of `self` is sorted.
     fn transposed(&self, nodes: usize) -> Csr {
         Csr::scatter(nodes, self.to.len(), || {
-            (0..nodes as NodeId).flat_map(move |n| {
-                let (targets, roles) = self.row(n);
-                targets.iter().zip(roles).map(move |(&t, &r)| (t, n, r))
-            })
+            self.entries().map(|(n, t, r)| (t, n, r))
         })
     }
 
@@ -393,7 +290,7 @@ impl RunClock {
 }
 
 pub struct LineageIndex {
-    ids: Interner,
+    ids: Ids,
     /// Per node: the artifact kind's index, [`UNRECORDED`], or [`RUN_NODE`].
     kinds: Vec<u8>,
     models: HashMap<NodeId, ModelKey>,
@@ -403,8 +300,10 @@ pub struct LineageIndex {
     claimed: HashMap<NodeId, Vec<String>>,
     /// What each run did (its first record's kind), by node; `None` for artifacts.
     run_kinds: Vec<Option<RunKind>>,
-    /// When each run used its inputs, in microseconds ([`NO_TIME`] for artifacts).
-    run_times: Vec<i64>,
+    /// How each run was dated by its records, from node `clock_base` on (the first run's node:
+    /// artifacts come first and need none).
+    clocks: Vec<RunClock>,
+    clock_base: NodeId,
     /// Artifacts with at least one release record (whatever its distribution).
     released: HashSet<NodeId>,
     /// Datasets with a recorded row composition.
@@ -469,21 +368,83 @@ fn corrupt(store: &Store, table: &str, reason: String) -> crate::Error {
 /// How many rows ahead the builder asks for the id slots it will probe.
 const PREFETCH_ROWS: usize = 4;
 
+/// The edges and order of a cached index being extended.
+struct Earlier {
+    nodes: usize,
+    down: Csr,
+    up: Csr,
+    order: Vec<NodeId>,
+    placed: usize,
+}
+
+impl Earlier {
+    /// The cached order followed by the new nodes in an order of their own, when that is a
+    /// topological order of the whole: the cached one placed every node, and no new edge
+    /// enters an old node. `None` otherwise (the order is worked out again).
+    fn order_with_new_nodes(
+        self,
+        down: &Csr,
+        up: &Csr,
+        added: &[(NodeId, NodeId, u8)],
+        nodes: usize,
+    ) -> Option<(Vec<NodeId>, usize)> {
+        let old = self.nodes;
+        if self.placed < old || added.iter().any(|&(_, to, _)| (to as usize) < old) {
+            return None;
+        }
+        // Among the new nodes only edges from new nodes are still to be satisfied.
+        let mut indegree: Vec<u32> = (old..nodes)
+            .map(|v| {
+                up.row(v as NodeId)
+                    .0
+                    .iter()
+                    .filter(|&&u| u as usize >= old)
+                    .count() as u32
+            })
+            .collect();
+        let mut order = self.order;
+        let start = order.len();
+        order.extend(
+            (old..nodes)
+                .filter(|&v| indegree[v - old] == 0)
+                .map(|v| v as NodeId),
+        );
+        let mut head = start;
+        while head < order.len() {
+            let v = order[head];
+            head += 1;
+            for &next in down.row(v).0 {
+                let slot = &mut indegree[next as usize - old];
+                *slot -= 1;
+                if *slot == 0 {
+                    order.push(next);
+                }
+            }
+        }
+        (order.len() == nodes).then_some((order, nodes))
+    }
+}
+
 /// The index while segments are read into it.
 struct Builder<'s> {
     store: &'s Store,
     limit: Option<i64>,
-    ids: Interner,
+    ids: Ids,
     kinds: Vec<u8>,
     models: HashMap<NodeId, ModelKey>,
     vendored: HashSet<NodeId>,
     composed: HashSet<NodeId>,
+    /// Edges read so far.
     edges: Vec<(NodeId, NodeId, u8)>,
+    /// What the cached index being extended knew of edges and order.
+    earlier: Option<Earlier>,
     run_kinds: Vec<Option<RunKind>>,
     /// Clocks of runs, from node `clock_base` on.
     run_clock: Vec<RunClock>,
     clock_base: Option<NodeId>,
     roles: Vec<(&'static str, u8)>,
+    /// Artifact and run segments read into the index.
+    segments: usize,
 }
 
 impl<'s> Builder<'s> {
@@ -491,20 +452,87 @@ impl<'s> Builder<'s> {
         Builder {
             store,
             limit,
-            ids: Interner::with_capacity(nodes, nodes * 72),
+            ids: Ids::with_capacity(nodes, nodes * 72),
             kinds: Vec::with_capacity(nodes),
             models: HashMap::new(),
             vendored: HashSet::new(),
             composed: HashSet::new(),
             edges: Vec::new(),
+            earlier: None,
             run_kinds: Vec::new(),
             run_clock: Vec::new(),
             clock_base: None,
-            roles: Role::ALL
-                .iter()
-                .map(|r| (r.as_str(), role_code(*r)))
-                .collect(),
+            roles: Self::roles(),
+            segments: 0,
         }
+    }
+
+    fn roles() -> Vec<(&'static str, u8)> {
+        Role::ALL
+            .iter()
+            .map(|r| (r.as_str(), role_code(*r)))
+            .collect()
+    }
+
+    /// Carry on from an index read back from the cache, which `segments` artifact and run
+    /// segments went into: what it found stays, new ids are numbered after its own. Claims,
+    /// releases and the order are worked out again in [`Builder::finish`].
+    fn resume(store: &'s Store, index: LineageIndex, segments: usize) -> Self {
+        let LineageIndex {
+            ids,
+            kinds,
+            models,
+            vendored,
+            run_kinds,
+            clocks,
+            clock_base,
+            composed,
+            down,
+            up,
+            order,
+            placed,
+            ..
+        } = index;
+        let nodes = kinds.len();
+        Builder {
+            store,
+            limit: None,
+            ids,
+            kinds,
+            models,
+            vendored,
+            composed,
+            edges: Vec::new(),
+            earlier: Some(Earlier {
+                nodes,
+                down,
+                up,
+                order,
+                placed,
+            }),
+            run_kinds,
+            clock_base: (!clocks.is_empty()).then_some(clock_base),
+            run_clock: clocks,
+            roles: Self::roles(),
+            segments,
+        }
+    }
+
+    /// The clock of run node `r`.
+    fn clock(&mut self, r: NodeId) -> &mut RunClock {
+        let base = *self.clock_base.get_or_insert(r);
+        if r < base {
+            // A run whose id came first as an artifact's: the clocks start earlier.
+            let gap = (base - r) as usize;
+            self.run_clock
+                .splice(0..0, std::iter::repeat_n(RunClock::default(), gap));
+            self.clock_base = Some(r);
+        }
+        let slot = (r - self.clock_base.unwrap_or(r)) as usize;
+        if self.run_clock.len() <= slot {
+            self.run_clock.resize(slot + 1, RunClock::default());
+        }
+        &mut self.run_clock[slot]
     }
 
     fn node_of(&mut self, key: &str, kind: u8) -> NodeId {
@@ -537,11 +565,17 @@ impl<'s> Builder<'s> {
                 continue;
             }
             let (n, new) = self.ids.intern(aid.value(row));
-            if new {
+            // An id's kind is its first artifact record's. Artifacts are read before runs, so
+            // only when extending an index can a run have named the id first.
+            if new || matches!(self.kinds[n as usize], UNRECORDED | RUN_NODE) {
                 let text = kind.value(row);
                 let k = stored(ArtifactKind::ALL, ArtifactKind::as_str, text)
                     .ok_or_else(|| corrupt(store, "artifacts", format!("unknown kind '{text}'")))?;
-                self.kinds.push(kind_code(k));
+                if new {
+                    self.kinds.push(kind_code(k));
+                } else {
+                    self.kinds[n as usize] = kind_code(k);
+                }
             }
             if opt(composition, row).is_some() {
                 self.composed.insert(n);
@@ -615,13 +649,8 @@ impl<'s> Builder<'s> {
             if self.run_kinds.len() <= r as usize {
                 self.run_kinds.resize(r as usize + 1, None);
             }
-            // Clocks from the first run's node on: artifacts (interned first) need none.
-            let base = *self.clock_base.get_or_insert(r);
-            let slot = r.saturating_sub(base) as usize;
-            if self.run_clock.len() <= slot {
-                self.run_clock.resize(slot + 1, RunClock::default());
-            }
-            self.run_clock[slot].add(at(started, row), at(ended, row), at(recorded, row));
+            self.clock(r)
+                .add(at(started, row), at(ended, row), at(recorded, row));
             if self.run_kinds[r as usize].is_none() {
                 let kind = run_kind.value(row);
                 self.run_kinds[r as usize] =
@@ -661,67 +690,17 @@ impl<'s> Builder<'s> {
     }
 }
 
-impl LineageIndex {
-    /// The index of a store, as of a moment (records recorded later are ignored). The
-    /// index of the store as it is now is kept in the local cache folder and reused while
-    /// the segment listing is unchanged (see `cache`).
-    pub fn load(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
-        if as_of.is_some() || !cache::enabled() {
-            return Self::build(store, as_of);
-        }
-        let timer = crate::progress::PhaseTimer::new("index");
-        let key = cache::listing_key(store)?;
-        timer.phase("listing");
-        if let Some(index) = cache::read(store, &key, &timer) {
-            return Ok(index);
-        }
-        let index = Self::build(store, None)?;
-        // Written only if no segment came or went meanwhile: then the index is exactly the
-        // listing's.
-        if cache::listing_key(store)? == key {
-            cache::write(store, &key, &index);
-        }
-        Ok(index)
-    }
-
-    /// Build the index from the store's segments (again from the start if a compaction
-    /// removes a segment while it is read).
-    pub fn build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
-        for _attempt in 0..8 {
-            if let Some(index) = Self::try_build(store, as_of)? {
-                return Ok(index);
-            }
-        }
-        Err(crate::Error::Io {
-            path: store.dir().to_path_buf(),
-            action: "reading store",
-            source: std::io::Error::other(
-                "segments kept vanishing while reading (is a compaction loop running?)",
-            ),
-        })
-    }
-
-    /// The index, or `None` when a segment vanished while it was read.
-    fn try_build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<Option<LineageIndex>> {
-        let limit = as_of.map(|t| t.timestamp_micros());
-        let timer = crate::progress::PhaseTimer::new("index");
-        let phase = |name: &str| timer.phase(name);
+impl Builder<'_> {
+    /// Read artifact and run segments (artifacts first: an id's kind is set when an artifact
+    /// record first names it). `false` when one vanished meanwhile (a compaction merged it):
+    /// what was read is then incomplete; start over.
+    fn read(&mut self, artifacts: &[ObjectInfo], runs: &[ObjectInfo]) -> Result<bool> {
+        let store = self.store;
         // Segments are decoded a chunk at a time while the previous chunk is interned (on the
         // other core), so the table's decoded columns are never all in memory at once.
-        // Artifacts first: an id's kind is set when it is first seen.
-        // Sized from the segments' bytes (about 200 per node in bulk-written segments), so the
-        // id table is not rehashed and copied as it grows.
-        let bytes: u64 = ["artifacts", "runs"]
-            .iter()
-            .map(|t| {
-                store
-                    .segments(t)
-                    .map(|l| l.iter().map(|i| i.size).sum::<u64>())
-            })
-            .sum::<Result<u64>>()?;
-        let mut b = Builder::new(store, limit, (bytes / 200) as usize);
-        let Some(sa) = store.stream_columns(
+        let Some(sa) = store.stream_segments(
             "artifacts",
+            artifacts,
             &[
                 "artifact_id",
                 "kind",
@@ -732,14 +711,14 @@ impl LineageIndex {
                 "composition_column",
                 "recorded_at",
             ],
-            &mut |batch| b.artifacts(&batch),
+            &mut |batch| self.artifacts(&batch),
         )?
         else {
-            return Ok(None);
+            return Ok(false);
         };
-        phase("artifacts");
-        let Some(sr) = store.stream_columns(
+        let Some(sr) = store.stream_segments(
             "runs",
+            runs,
             &[
                 "run_id",
                 "kind",
@@ -749,12 +728,34 @@ impl LineageIndex {
                 "ended_at",
                 "recorded_at",
             ],
-            &mut |batch| b.runs(&batch),
+            &mut |batch| self.runs(&batch),
         )?
         else {
-            return Ok(None);
+            return Ok(false);
         };
-        phase("runs");
+        self.segments += sa + sr;
+        Ok(true)
+    }
+
+    /// The index: license claims and releases read (all of them: a claim only counts for an
+    /// id some record names), edges in rows both ways, nodes in order.
+    fn finish(self, timer: &crate::progress::PhaseTimer) -> Result<LineageIndex> {
+        let Builder {
+            store,
+            limit,
+            ids,
+            kinds,
+            models,
+            vendored,
+            composed,
+            edges,
+            earlier,
+            run_kinds,
+            run_clock,
+            clock_base,
+            segments,
+            ..
+        } = self;
         let (claims, releases) = rayon::join(
             || {
                 store.load_columns(
@@ -766,18 +767,6 @@ impl LineageIndex {
         );
         let (claims, sc) = claims?;
         let (releases, sl) = releases?;
-        let Builder {
-            ids,
-            kinds,
-            models,
-            vendored,
-            composed,
-            edges,
-            run_kinds,
-            run_clock,
-            clock_base,
-            ..
-        } = b;
 
         let mut claimed: HashMap<NodeId, Vec<String>> = HashMap::new();
         for b in &claims {
@@ -812,14 +801,23 @@ impl LineageIndex {
             }
         }
 
-        let mut run_times = vec![NO_TIME; clock_base.unwrap_or_default() as usize];
-        run_times.extend(run_clock.iter().map(RunClock::time));
-        drop(run_clock);
         let nodes = ids.len();
-        let down = Csr::build(nodes, &edges);
-        drop(edges);
-        let up = down.transposed(nodes);
-        phase("csr");
+        let (down, up, order) = match earlier {
+            None => {
+                let down = Csr::build(nodes, &edges);
+                drop(edges);
+                let up = down.transposed(nodes);
+                (down, up, None)
+            }
+            Some(earlier) => {
+                let reversed: Vec<_> = edges.iter().map(|&(a, b, r)| (b, a, r)).collect();
+                let down = earlier.down.with_added(nodes, &edges);
+                let up = earlier.up.with_added(nodes, &reversed);
+                let order = earlier.order_with_new_nodes(&down, &up, &edges, nodes);
+                (down, up, order)
+            }
+        };
+        timer.phase("csr");
         let mut index = LineageIndex {
             ids,
             kinds,
@@ -827,18 +825,129 @@ impl LineageIndex {
             vendored,
             claimed,
             run_kinds,
-            run_times,
+            clocks: run_clock,
+            clock_base: clock_base.unwrap_or_default(),
             released,
             composed,
             down,
             up,
             order: Vec::new(),
             placed: 0,
-            segments: sa + sr + sc + sl,
+            segments: segments + sc + sl,
         };
-        (index.order, index.placed) = index.compute_topological_order();
-        phase("order");
-        Ok(Some(index))
+        (index.order, index.placed) = order.unwrap_or_else(|| index.compute_topological_order());
+        timer.phase("order");
+        Ok(index)
+    }
+}
+
+impl LineageIndex {
+    /// The index of a store, as of a moment (records recorded later are ignored). The
+    /// index of the store as it is now is kept in the local cache folder and reused while
+    /// the segment listing is unchanged; after a few writes it is extended with the new
+    /// segments instead of built again (see `cache`).
+    pub fn load(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
+        if as_of.is_some() || !cache::enabled() {
+            return Self::build(store, as_of);
+        }
+        let timer = crate::progress::PhaseTimer::new("index");
+        let listing = cache::Listing::of(store)?;
+        timer.phase("listing");
+        if let Some(index) = cache::read(store, &listing.key(), &timer) {
+            return Ok(index);
+        }
+        if let Some((base, added)) = cache::read_base(store, &listing, &timer) {
+            let mut builder = Builder::resume(store, base, added.read);
+            if builder.read(&added.artifacts, &added.runs)? {
+                timer.phase("extend");
+                return builder.finish(&timer);
+            }
+        }
+        let index = Self::build(store, None)?;
+        // Written only if no segment came or went meanwhile: then the index is exactly the
+        // listing's.
+        if cache::Listing::of(store)? == listing {
+            cache::write(store, &listing, &index);
+        }
+        Ok(index)
+    }
+
+    /// Build the index from the store's segments (again from the start if a compaction
+    /// removes a segment while it is read).
+    pub fn build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {
+        for _attempt in 0..8 {
+            if let Some(index) = Self::try_build(store, as_of)? {
+                return Ok(index);
+            }
+        }
+        Err(crate::Error::Io {
+            path: store.dir().to_path_buf(),
+            action: "reading store",
+            source: std::io::Error::other(
+                "segments kept vanishing while reading (is a compaction loop running?)",
+            ),
+        })
+    }
+
+    /// The index, or `None` when a segment vanished while it was read.
+    fn try_build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<Option<LineageIndex>> {
+        let timer = crate::progress::PhaseTimer::new("index");
+        let (artifacts, runs) = (store.segments("artifacts")?, store.segments("runs")?);
+        // Sized from the segments' bytes (about 200 per node in bulk-written segments), so the
+        // id table is not rehashed and copied as it grows.
+        let bytes: u64 = artifacts.iter().chain(&runs).map(|i| i.size).sum();
+        let limit = as_of.map(|t| t.timestamp_micros());
+        let mut b = Builder::new(store, limit, (bytes / 200) as usize);
+        if !b.read(&artifacts, &runs)? {
+            return Ok(None);
+        }
+        timer.phase("segments");
+        b.finish(&timer).map(Some)
+    }
+
+    /// Everything the index says, by id rather than node number, in a stable order: two
+    /// indexes of one store must give the same lines however their nodes were numbered.
+    #[cfg(test)]
+    pub(crate) fn fingerprint(&self) -> Vec<String> {
+        let edges = |row: (&[NodeId], &[u8])| {
+            let mut e: Vec<(&str, u8)> = row
+                .0
+                .iter()
+                .zip(row.1)
+                .map(|(&t, &r)| (self.id(t), r))
+                .collect();
+            e.sort_unstable();
+            e
+        };
+        let mut lines: Vec<String> = (0..self.node_count() as NodeId)
+            .map(|n| {
+                let mut claimed = self.claimed_licenses(n).to_vec();
+                claimed.sort_unstable();
+                format!(
+                    "{} kind={} model={:?} vendored={} claimed={claimed:?} run={:?} at={:?} \
+                     released={} composed={} up={:?} down={:?}",
+                    self.id(n),
+                    self.kinds[n as usize],
+                    self.model(n),
+                    self.vendored.contains(&n),
+                    self.run_kind(n),
+                    self.run_time(n),
+                    self.has_release(n),
+                    self.has_composition(n),
+                    edges(self.up.row(n)),
+                    edges(self.down.row(n)),
+                )
+            })
+            .collect();
+        lines.sort_unstable();
+        lines.push(format!("placed={} segments={}", self.placed, self.segments));
+        lines
+    }
+
+    /// Whether this index is a cached one extended with newer segments.
+    #[cfg(test)]
+    pub(crate) fn is_extended(&self) -> bool {
+        self.ids.base.len() > 0 && self.ids.added.len() > 0
     }
 
     pub fn node_count(&self) -> usize {
@@ -890,7 +999,8 @@ impl LineageIndex {
     /// When a run used its inputs, as the audit dates it: its earliest start, else its end,
     /// else when it was first recorded (`None` for artifacts).
     pub fn run_time(&self, n: NodeId) -> Option<DateTime<Utc>> {
-        let t = *self.run_times.get(n as usize)?;
+        let slot = n.checked_sub(self.clock_base)?;
+        let t = self.clocks.get(slot as usize)?.time();
         if t == NO_TIME {
             return None;
         }
@@ -1179,18 +1289,26 @@ mod tests {
     }
 
     #[test]
-    fn interner_finds_what_it_stored_across_growth() {
-        let mut i = Interner::with_capacity(4, 16);
-        let keys: Vec<String> = (0..1000).map(|n| format!("blake3:{n:064}")).collect();
-        for (n, k) in keys.iter().enumerate() {
-            assert_eq!(i.intern(k), (n as NodeId, true));
-        }
-        for (n, k) in keys.iter().enumerate() {
-            assert_eq!(i.find(k), Some(n as NodeId));
-            assert_eq!(i.intern(k), (n as NodeId, false));
-            assert_eq!(i.get(n as NodeId), k);
-        }
-        assert_eq!(i.find("blake3:nope"), None);
+    fn rows_with_added_edges_equal_rows_built_from_all_edges() {
+        let before = [(0, 1, 2), (0, 3, 1), (2, 3, 0), (3, 0, 1), (3, 2, 0)];
+        let added = [
+            (0, 1, 2),
+            (5, 0, 1),
+            (0, 2, 0),
+            (4, 3, 0),
+            (2, 3, 1),
+            (5, 0, 1),
+        ];
+        let grown = Csr::build(4, &before).with_added(6, &added);
+        let all: Vec<_> = before.iter().chain(&added).copied().collect();
+        let all = Csr::build(6, &all);
+        assert_eq!(
+            (&grown.off, &grown.to, &grown.role),
+            (&all.off, &all.to, &all.role)
+        );
+        assert_eq!(grown.row(0).0, &[1, 2, 3]);
+        let nothing = Csr::build(4, &before).with_added(4, &[]);
+        assert_eq!(nothing.to, Csr::build(4, &before).to);
     }
 
     #[test]

@@ -574,8 +574,18 @@ impl Store {
         columns: &[&str],
         consume: &mut (dyn FnMut(arrow_array::RecordBatch) -> Result<()> + Send),
     ) -> Result<Option<usize>> {
-        let listed = self.segments(table)?;
-        let chunks = fetch_chunks_of(&listed, STREAM_CHUNK_BYTES);
+        self.stream_segments(table, &self.segments(table)?, columns, consume)
+    }
+
+    /// [`Store::stream_columns`] over the listed segments of one table only.
+    pub fn stream_segments(
+        &self,
+        table: &str,
+        listed: &[ObjectInfo],
+        columns: &[&str],
+        consume: &mut (dyn FnMut(arrow_array::RecordBatch) -> Result<()> + Send),
+    ) -> Result<Option<usize>> {
+        let chunks = fetch_chunks_of(listed, STREAM_CHUNK_BYTES);
         // Per chunk: its segments' batches, or None if one vanished.
         let decode = |chunk: &[ObjectInfo]| {
             self.read_chunk(chunk, &|key: &str, bytes| {

@@ -8,34 +8,110 @@
 //! index is rebuilt from the segments). `MLPROV_INDEX_CACHE=0` turns it off.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::{Arena, Csr, Interner, LineageIndex, ModelKey, NodeId};
+use super::ids::{Arena, Ids, Interner};
+use super::{Csr, LineageIndex, ModelKey, NodeId, RunClock};
 use crate::progress::PhaseTimer;
 use crate::records::{Channel, RunKind};
+use crate::store::backend::ObjectInfo;
 use crate::store::{Store, TABLES};
 
-const MAGIC: &[u8; 16] = b"mlprov-index\0v3\0";
+const MAGIC: &[u8; 16] = b"mlprov-index\0v4\0";
+
+/// Added segments a cached index is extended with: at most this share of the bytes it was
+/// built from (reading them costs what building reads, per byte), or this many bytes on a
+/// small store ...
+const EXTEND_MAX_SHARE: u64 = 16;
+const EXTEND_MIN_BYTES: u64 = 8 << 20;
+/// ... and at most this many (each is a request on object storage).
+const EXTEND_MAX_SEGMENTS: usize = 512;
 
 /// Whether the cache is in use (`MLPROV_INDEX_CACHE=0` turns it off).
 pub fn enabled() -> bool {
     std::env::var("MLPROV_INDEX_CACHE").map_or(true, |v| v != "0")
 }
 
-/// Digest of every table's segment listing: the cache key.
-pub fn listing_key(store: &Store) -> crate::error::Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(MAGIC);
-    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
-    for table in TABLES {
-        let mut keys: Vec<String> = store.segments(table)?.into_iter().map(|i| i.key).collect();
-        keys.sort_unstable();
-        for k in keys {
-            hasher.update(k.as_bytes());
-            hasher.update(b"\0");
-        }
+/// Every table's segments, as listed (sorted by key), in the order of [`TABLES`].
+pub struct Listing(Vec<Vec<ObjectInfo>>);
+
+impl PartialEq for Listing {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.keys().zip(other.keys()).all(|(a, b)| a.eq(b))
     }
-    Ok(hasher.finalize().to_hex().to_string())
+}
+
+impl Listing {
+    pub fn of(store: &Store) -> crate::error::Result<Listing> {
+        TABLES
+            .iter()
+            .map(|t| store.segments(t))
+            .collect::<crate::error::Result<_>>()
+            .map(Listing)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = impl Iterator<Item = &str>> {
+        self.0.iter().map(|t| t.iter().map(|i| i.key.as_str()))
+    }
+
+    fn table(&self, name: &str) -> &[ObjectInfo] {
+        TABLES
+            .iter()
+            .position(|t| *t == name)
+            .and_then(|i| self.0.get(i))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The cache key: a digest of every key listed.
+    pub fn key(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(MAGIC);
+        hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+        for table in self.keys() {
+            for k in table {
+                hasher.update(k.as_bytes());
+                hasher.update(b"\0");
+            }
+            hasher.update(b"\x01");
+        }
+        hasher.finalize().to_hex().to_string()
+    }
+
+    /// The artifact and run segments listed after those an index was built from, when they
+    /// are all that changed there (none gone, each added one named after the last it read:
+    /// new segment names sort last, so the records reach the index in listing order as a
+    /// build would read them) and few enough to be worth it. Claims and releases are read
+    /// whole on every load, waivers are not in the index: they may change freely.
+    fn added_since(&self, built: &[Vec<String>]) -> Option<Added> {
+        let mut added = Added::default();
+        let (mut read_bytes, mut added_bytes) = (0u64, 0u64);
+        for (name, out) in [
+            ("artifacts", &mut added.artifacts),
+            ("runs", &mut added.runs),
+        ] {
+            let before = built.get(TABLES.iter().position(|t| *t == name)?)?;
+            let now = self.table(name);
+            let (kept, new) = now.split_at_checked(before.len())?;
+            if !kept.iter().map(|i| &i.key).eq(before.iter()) {
+                return None;
+            }
+            read_bytes += kept.iter().map(|i| i.size).sum::<u64>();
+            added_bytes += new.iter().map(|i| i.size).sum::<u64>();
+            added.read += kept.len();
+            out.extend_from_slice(new);
+        }
+        let small = added_bytes <= (read_bytes / EXTEND_MAX_SHARE).max(EXTEND_MIN_BYTES)
+            && added.artifacts.len() + added.runs.len() <= EXTEND_MAX_SEGMENTS;
+        small.then_some(added)
+    }
+}
+
+/// Segments to extend a cached index with, and how many it was built from.
+#[derive(Default)]
+pub struct Added {
+    pub artifacts: Vec<ObjectInfo>,
+    pub runs: Vec<ObjectInfo>,
+    pub read: usize,
 }
 
 /// The folder of one store's index cache (stores on object storage share the user's cache
@@ -45,8 +121,74 @@ fn folder(store: &Store) -> PathBuf {
     store.cache_dir().join("index").join(&location[..16])
 }
 
+/// The index cached for exactly this listing's key.
 pub fn read(store: &Store, key: &str, timer: &PhaseTimer) -> Option<LineageIndex> {
-    let file = std::fs::File::open(folder(store).join(format!("{key}.idx"))).ok()?;
+    open(&folder(store).join(format!("{key}.idx")), timer).map(|(_, index)| index)
+}
+
+/// The store's last cached index, when the store has only grown a little since: the index
+/// and the segments to extend it with.
+pub fn read_base(
+    store: &Store,
+    listing: &Listing,
+    timer: &PhaseTimer,
+) -> Option<(LineageIndex, Added)> {
+    let newest = std::fs::read_dir(folder(store))
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".idx"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
+    let mut file = std::fs::File::open(newest.path()).ok()?;
+    // Only the listing at the head is needed to tell whether the file is worth reading whole.
+    let built = read_listing(&mut file)?;
+    let added = listing.added_since(&built)?;
+    let (_, index) = open(&newest.path(), timer)?;
+    Some((index, added))
+}
+
+fn read_listing(file: &mut std::fs::File) -> Option<Vec<Vec<String>>> {
+    use std::io::Read;
+    // Magic, the version's length and bytes, the listing's length and bytes.
+    let mut head = vec![0u8; MAGIC.len() + 8];
+    file.read_exact(&mut head).ok()?;
+    let version = usize::try_from(u64::from_le_bytes(head[MAGIC.len()..].try_into().ok()?)).ok()?;
+    if version > 256 {
+        return None;
+    }
+    let mut rest = vec![0u8; version + 8];
+    file.read_exact(&mut rest).ok()?;
+    let listed = usize::try_from(u64::from_le_bytes(rest[version..].try_into().ok()?)).ok()?;
+    head.extend_from_slice(&rest);
+    if listed > 64 << 20 {
+        return None;
+    }
+    let start = head.len();
+    head.resize(start + listed, 0);
+    file.read_exact(&mut head[start..]).ok()?;
+    header(&mut In(&head))
+}
+
+/// Magic, mlprov version and the listing the index was built from.
+fn header(r: &mut In<'_>) -> Option<Vec<Vec<String>>> {
+    if r.take(MAGIC.len())? != MAGIC || r.bytes()? != env!("CARGO_PKG_VERSION").as_bytes() {
+        return None;
+    }
+    let mut listed = In(r.bytes()?);
+    let mut tables = Vec::with_capacity(TABLES.len());
+    for _ in TABLES {
+        let n = listed.len()?;
+        let mut keys = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            keys.push(listed.str()?);
+        }
+        tables.push(keys);
+    }
+    listed.0.is_empty().then_some(tables)
+}
+
+/// Map, check and decode one cache file.
+fn open(path: &Path, timer: &PhaseTimer) -> Option<(Vec<Vec<String>>, LineageIndex)> {
+    let file = std::fs::File::open(path).ok()?;
     // SAFETY: read-only map of a file only ever replaced by rename, never written in place;
     // were it changed under us anyway, the checksum below fails or decoding stops early,
     // and the index is rebuilt.
@@ -59,34 +201,38 @@ pub fn read(store: &Store, key: &str, timer: &PhaseTimer) -> Option<LineageIndex
         return None;
     }
     timer.phase("cache checksum");
-    let (mut index, arena) = decode(body)?;
+    let (built, mut index, arena) = decode(body)?;
     // Checking and decoding brought every page of the file in; from here on only the ids
     // are read from it, a few at a time. Let the kernel take the pages back (they are read
     // again from the file when touched), so the whole file does not count as our memory.
     // SAFETY: the map is shared and read-only over a file never written in place; dropped
     // pages read back the same bytes.
     let _ = unsafe { bytes.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
-    index.ids.bytes = Arena::Mapped {
+    index.ids.base.bytes = Arena::Mapped {
         map: bytes,
         start: arena.start,
         end: arena.end,
     };
     timer.phase("cache decode");
-    Some(index)
+    Some((built, index))
 }
 
-/// Write the index for `key` and remove the store's older cache files. Failures are ignored:
-/// the cache only saves time.
-pub fn write(store: &Store, key: &str, index: &LineageIndex) {
+/// Write the index built from `listing` and remove the store's older cache files. Failures
+/// are ignored: the cache only saves time.
+pub fn write(store: &Store, listing: &Listing, index: &LineageIndex) {
+    // An index extended in memory is not written: the next full build writes its own.
+    if index.ids.base.len() > 0 {
+        return;
+    }
     let dir = folder(store);
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let mut body = encode(index);
+    let mut body = encode(listing, index);
     let sum = *blake3::hash(&body).as_bytes();
     body.extend_from_slice(&sum);
     let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-    let target = dir.join(format!("{key}.idx"));
+    let target = dir.join(format!("{}.idx", listing.key()));
     if std::fs::write(&tmp, &body).is_err() || std::fs::rename(&tmp, &target).is_err() {
         let _ = std::fs::remove_file(&tmp);
         return;
@@ -196,15 +342,25 @@ impl<'a> In<'a> {
     }
 }
 
-fn encode(ix: &LineageIndex) -> Vec<u8> {
+/// The file's bytes (checksum aside) for an index with an empty base (see [`write`]).
+fn encode(listing: &Listing, ix: &LineageIndex) -> Vec<u8> {
+    let ids = &ix.ids.added;
     let mut out = Out(Vec::with_capacity(
-        ix.ids.bytes.len() + ix.ids.slots.len() * 8 + ix.down.to.len() * 10 + (1 << 20),
+        ids.bytes.len() + ids.slots.len() * 8 + ix.down.to.len() * 10 + (1 << 20),
     ));
     out.0.extend_from_slice(MAGIC);
-    out.bytes(&ix.ids.bytes);
-    out.u32s(&ix.ids.starts);
-    out.u64s(&ix.ids.slots);
-    out.u64(ix.ids.len as u64);
+    out.str(env!("CARGO_PKG_VERSION"));
+    let mut listed = Out(Vec::new());
+    for table in listing.keys() {
+        let keys: Vec<&str> = table.collect();
+        listed.u64(keys.len() as u64);
+        keys.iter().for_each(|k| listed.str(k));
+    }
+    out.bytes(&listed.0);
+    out.bytes(&ids.bytes);
+    out.u32s(&ids.starts);
+    out.u64s(&ids.slots);
+    out.u64(ids.len as u64);
     out.bytes(&ix.kinds);
     let mut models: Vec<(&NodeId, &ModelKey)> = ix.models.iter().collect();
     models.sort_unstable_by_key(|(n, _)| **n);
@@ -236,7 +392,14 @@ fn encode(ix: &LineageIndex) -> Vec<u8> {
         })
         .collect();
     out.bytes(&run_kinds);
-    out.u64s(&ix.run_times.iter().map(|&t| t as u64).collect::<Vec<u64>>());
+    out.u64(ix.clock_base as u64);
+    let clocks: Vec<u64> = ix
+        .clocks
+        .iter()
+        .flat_map(|c| [c.started, c.ended.0, c.ended.1, c.first_recorded])
+        .map(|t| t as u64)
+        .collect();
+    out.u64s(&clocks);
     out.set(&ix.released);
     out.set(&ix.composed);
     out.csr(&ix.down);
@@ -247,12 +410,11 @@ fn encode(ix: &LineageIndex) -> Vec<u8> {
     out.0
 }
 
-/// The index (its arena still empty) and where the arena's bytes lie in `body`.
-fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
+/// The listing the index was built from, the index (its arena still empty) and where the
+/// arena's bytes lie in `body`.
+fn decode(body: &[u8]) -> Option<(Vec<Vec<String>>, LineageIndex, std::ops::Range<usize>)> {
     let mut r = In(body);
-    if r.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
+    let built = header(&mut r)?;
     let arena = r.bytes()?;
     let arena_start = arena.as_ptr() as usize - body.as_ptr() as usize;
     let ids = Interner {
@@ -311,7 +473,23 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
             b => RunKind::ALL.get(b as usize - 1).map(|k| Some(*k)),
         })
         .collect::<Option<Vec<Option<RunKind>>>>()?;
-    let run_times: Vec<i64> = r.u64s()?.into_iter().map(|t| t as i64).collect();
+    let clock_base = NodeId::try_from(r.u64()?).ok()?;
+    let words = r.len()?;
+    if words % 4 != 0 {
+        return None;
+    }
+    let clocks: Vec<RunClock> = r
+        .take(words.checked_mul(8)?)?
+        .chunks_exact(32)
+        .map(|c| {
+            let word = |i: usize| i64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().expect("8"));
+            RunClock {
+                started: word(0),
+                ended: (word(1), word(2)),
+                first_recorded: word(3),
+            }
+        })
+        .collect();
     let released = r.set()?;
     let composed = r.set()?;
     let down = r.csr(nodes)?;
@@ -322,7 +500,7 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
     let in_range = |n: &NodeId| (*n as usize) < nodes;
     let sound = kinds.len() == nodes
         && run_kinds.len() <= nodes
-        && run_times.len() <= nodes
+        && (clock_base as usize).saturating_add(clocks.len()) <= nodes
         && r.0.is_empty()
         && order.len() == nodes
         && placed <= nodes
@@ -333,13 +511,14 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
         && released.iter().all(in_range)
         && composed.iter().all(in_range);
     let index = LineageIndex {
-        ids,
+        ids: Ids::over(ids),
         kinds,
         models,
         vendored,
         claimed,
         run_kinds,
-        run_times,
+        clocks,
+        clock_base,
         released,
         composed,
         down,
@@ -348,5 +527,5 @@ fn decode(body: &[u8]) -> Option<(LineageIndex, std::ops::Range<usize>)> {
         placed,
         segments,
     };
-    sound.then_some((index, arena_start..arena_start + arena.len()))
+    sound.then_some((built, index, arena_start..arena_start + arena.len()))
 }
