@@ -54,7 +54,9 @@ pub fn view_for(store: &Store, references: &[&str], paths: &[&str]) -> Result<Vi
         if id::is_valid(r) {
             ids.insert(r.to_string());
             must_exist.push(r.to_string());
-        } else if path_first && std::fs::symlink_metadata(r).is_ok() {
+        } else if std::fs::symlink_metadata(r).is_ok()
+            && (path_first || (!looks_like_prefix(r) && !names_anything(store, r)?))
+        {
             let found = content::identify(
                 Path::new(r),
                 &HashOptions {
@@ -62,6 +64,10 @@ pub fn view_for(store: &Store, references: &[&str], paths: &[&str]) -> Result<Vi
                     progress: true,
                 },
             )?;
+            if !path_first {
+                // `resolve` wants the content recorded (and says so when it is not).
+                must_exist.push(found.artifact_id.clone());
+            }
             ids.insert(found.artifact_id);
         } else {
             return whole();
@@ -87,6 +93,67 @@ pub fn view_for(store: &Store, references: &[&str], paths: &[&str]) -> Result<Vi
     }
 }
 
+/// The id kind a prefix names (if given) and its hex / uuid text.
+fn prefix_parts(r: &str) -> (Option<&str>, &str) {
+    match r.split_once(':') {
+        Some((p, rest)) if matches!(p, "blake3" | "blake3tree" | "run") => (Some(p), rest),
+        _ => (None, r),
+    }
+}
+
+/// Whether [`resolve`] tries `r` as an id prefix (before names and paths).
+fn looks_like_prefix(r: &str) -> bool {
+    let needle = prefix_parts(r).1;
+    needle.len() >= MIN_PREFIX_HEX && needle.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// Whether any record names something `r` (an artifact's or run's name, a model's
+/// `vendor/model[@revision]`): then [`resolve`] takes `r` as that name, before a path. Reads
+/// only the name columns.
+fn names_anything(store: &Store, r: &str) -> Result<bool> {
+    use arrow_array::{Array, StringArray};
+    fn value(c: &Option<StringArray>, row: usize) -> Option<&str> {
+        c.as_ref().filter(|c| c.is_valid(row)).map(|c| c.value(row))
+    }
+    let text = |b: &arrow_array::RecordBatch, c: &str| {
+        b.column_by_name(c)
+            .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+            .cloned()
+    };
+    let (artifacts, _) =
+        store.load_columns("artifacts", &["name", "vendor", "model", "revision"])?;
+    for b in &artifacts {
+        let (name, vendor, model, revision) = (
+            text(b, "name"),
+            text(b, "vendor"),
+            text(b, "model"),
+            text(b, "revision"),
+        );
+        for row in 0..b.num_rows() {
+            if value(&name, row) == Some(r) {
+                return Ok(true);
+            }
+            if let (Some(v), Some(m)) = (value(&vendor, row), value(&model, row)) {
+                let named = r.strip_prefix(v).and_then(|x| x.strip_prefix('/'));
+                let matches = |rest: &str| {
+                    rest == m
+                        || value(&revision, row).is_some_and(|rev| {
+                            rest.strip_prefix(m).and_then(|x| x.strip_prefix('@')) == Some(rev)
+                        })
+                };
+                if named.is_some_and(matches) {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    let (runs, _) = store.load_columns("runs", &["name"])?;
+    Ok(runs.iter().any(|b| {
+        text(b, "name")
+            .is_some_and(|c| (0..c.len()).any(|row| c.is_valid(row) && c.value(row) == r))
+    }))
+}
+
 /// Resolve `reference` against the view; paths are hashed (through the stat cache).
 pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
     let r = reference.trim();
@@ -101,13 +168,8 @@ pub fn resolve(store: &Store, view: &View, reference: &str) -> Result<Target> {
     }
 
     // Id prefixes: `blake3:ab12..`, `run:0193..`, or bare hex / uuid text.
-    let (prefix_kind, needle) = match r.split_once(':') {
-        Some((p, rest)) if matches!(p, "blake3" | "blake3tree" | "run") => (Some(p), rest),
-        _ => (None, r),
-    };
-    let looks_like_prefix =
-        needle.len() >= MIN_PREFIX_HEX && needle.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    if looks_like_prefix {
+    let (prefix_kind, needle) = prefix_parts(r);
+    if looks_like_prefix(r) {
         let needle = needle.to_ascii_lowercase();
         let mut hits: Vec<Target> = Vec::new();
         if prefix_kind != Some("run") {
@@ -244,19 +306,37 @@ mod tests {
             [&other.artifact_id]
         );
 
-        // A name, an id prefix, an unrecorded id, or a path where names come first: the whole
-        // store, so they resolve exactly as before.
+        // Where names come before paths, a path nothing is named after is still a path.
+        let view = view_for(&store, &[path.to_str().unwrap()], &[]).unwrap();
+        assert_eq!(
+            view.artifacts.keys().collect::<Vec<_>>(),
+            [&other.artifact_id]
+        );
+
+        // A name, an id prefix, an unrecorded id, or a path that is also a name where names
+        // come first: the whole store, so they resolve exactly as before.
+        let named_like_a_path = dir.path().join("data.txt");
+        let named_like_a_path = named_like_a_path.to_str().unwrap();
+        let mut opts = TagOptions::new(ArtifactKind::Dataset);
+        opts.name = Some(named_like_a_path.into());
+        tag_path(&store, &file("third.txt"), &opts).unwrap();
         let unrecorded = format!("blake3:{}", "0".repeat(64));
         let prefix = &data.artifact_id[..14];
         for (references, paths) in [
             (vec!["the-data"], vec![]),
             (vec![prefix], vec![]),
             (vec![], vec![unrecorded.as_str()]),
-            (vec![path.to_str().unwrap()], vec![]),
+            (vec![named_like_a_path], vec![]),
         ] {
             let view = view_for(&store, &references, &paths).unwrap();
-            assert_eq!(view.artifacts.len(), 2, "{references:?} {paths:?}");
+            assert_eq!(view.artifacts.len(), 3, "{references:?} {paths:?}");
         }
+        // As a run input the same text is the file it names.
+        let view = view_for(&store, &[], &[named_like_a_path]).unwrap();
+        assert_eq!(
+            view.artifacts.keys().collect::<Vec<_>>(),
+            [&data.artifact_id]
+        );
         let err = resolve(
             &store,
             &view_for(&store, &[&unrecorded], &[]).unwrap(),

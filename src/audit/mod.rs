@@ -296,9 +296,16 @@ pub fn audit(view: &View, catalog: &Catalog, policy: &Policy, opts: &AuditOption
     audit_with(view, catalog, policy, opts, None)
 }
 
+/// Exposures that reached each run, by the run's node in the view's graph.
+type RunExposures = Vec<(NodeIndex, Vec<Exposure>)>;
+
 /// What reached each run, worked out elsewhere (the store audit propagates on the lineage
-/// index) and given in terms of the view's graph.
-type GivenExposures<'g> = &'g dyn Fn(&Ctx) -> Vec<(NodeIndex, Vec<Exposure>)>;
+/// index) and given in terms of the view's graph: only runs to evaluate (in scope) are given.
+struct Given<'g> {
+    exposures: &'g dyn Fn(&Ctx) -> RunExposures,
+    /// Whether the audit is scoped (then waivers that matched nothing are not reported).
+    scoped: bool,
+}
 
 /// The audit of a view, with the exposures propagated here or `given`.
 fn audit_with(
@@ -306,7 +313,7 @@ fn audit_with(
     catalog: &Catalog,
     policy: &Policy,
     opts: &AuditOptions,
-    given: Option<GivenExposures>,
+    given: Option<Given>,
 ) -> AuditReport {
     let graph = LineageGraph::build(view);
     let ctx = Ctx {
@@ -367,11 +374,15 @@ fn audit_with(
     }
 
     findings.extend(unmapped_sources(&ctx));
-    let run_exposures = match given {
-        Some(given) => given(&ctx),
-        None => propagate(&ctx, |_| true),
+    let (run_exposures, scope, scoped) = match given {
+        // The runs given were chosen in scope on the whole lineage; this view holds only part.
+        Some(given) => ((given.exposures)(&ctx), None, given.scoped),
+        None => {
+            let scope = scope_runs(&ctx);
+            let scoped = scope.is_some();
+            (propagate(&ctx, |_| true), scope, scoped)
+        }
     };
-    let scope = scope_runs(&ctx);
     let mut summary = Summary::default();
     let mut targets = BTreeSet::new();
     for (run_node, exposures) in &run_exposures {
@@ -448,7 +459,7 @@ fn audit_with(
     }
     summary.targets = targets.len();
 
-    apply_waivers(&ctx, &mut findings, scope.is_some());
+    apply_waivers(&ctx, &mut findings, scoped);
     findings.retain(|f| f.severity != Severity::Allow);
     findings.sort_by(|a, b| {
         (

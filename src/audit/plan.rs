@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use petgraph::graph::NodeIndex;
 
 use super::propagate::{propagate, Exposure, Flow, Link, Share};
-use super::{audit, audit_with, produces_model, AuditOptions, AuditReport, Ctx};
+use super::{audit, audit_with, produces_model, AuditOptions, AuditReport, Ctx, Given};
 use crate::catalog::{Catalog, ClaimSubject, LicenseEntry, TermClass};
 use crate::error::Result;
 use crate::graph::index::{edge_carries, role_code, LineageIndex, NodeId, OUTPUT_EDGE};
@@ -46,6 +46,8 @@ pub struct AuditPlan {
     /// Runs the audit evaluates and checkpoints it judges (the summary's counts).
     pub runs_evaluated: usize,
     pub targets: usize,
+    /// Whether only runs upstream of a scope were evaluated.
+    pub scoped: bool,
     /// Per node: whether exposures are propagated through it (see [`AuditPlan::region`]).
     in_region: Vec<bool>,
     /// Per node: [`GATED`] | [`UNGATED`] for the terms that reach it.
@@ -97,8 +99,8 @@ impl AuditPlan {
     }
 }
 
-/// Audit the whole store (as of a moment), reading only the records that can matter. Falls
-/// back to the full audit when the lineage has a cycle or the audit is scoped.
+/// Audit the store (as of a moment), reading only the records that can matter. Falls back to
+/// the full audit when the lineage has a cycle.
 pub fn audit_store(
     store: &Store,
     catalog: &Catalog,
@@ -110,9 +112,6 @@ pub fn audit_store(
         let view = View::build(&store.load()?, as_of);
         Ok(audit(&view, catalog, policy, opts))
     };
-    if opts.scope.is_some() {
-        return full();
-    }
     let timer = PhaseTimer::new("audit");
     let index = LineageIndex::load(store, as_of)?;
     timer.phase("index");
@@ -184,7 +183,11 @@ pub fn audit_store(
     });
     timer.phase("view");
     let given = |ctx: &Ctx| in_view(ctx, &flow, &reached);
-    let mut report = audit_with(&view, catalog, policy, opts, Some(&given));
+    let given = Given {
+        exposures: &given,
+        scoped: plan.scoped,
+    };
+    let mut report = audit_with(&view, catalog, policy, opts, Some(given));
     timer.phase("evaluate");
     report.summary.runs_evaluated = plan.runs_evaluated;
     report.summary.targets = plan.targets;
@@ -450,19 +453,27 @@ pub fn audit_references(
     scope: Option<&str>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<AuditReport> {
-    if assume_released.is_empty() && scope.is_none() {
-        return audit_store(store, catalog, policy, &AuditOptions::default(), as_of);
-    }
-    let view = View::build(&store.load()?, as_of);
     let mut opts = AuditOptions::default();
-    for r in assume_released {
-        opts.assume_released
-            .push(crate::reference::resolve_artifact(store, &view, r)?);
+    if !assume_released.is_empty() || scope.is_some() {
+        let references: Vec<&str> = assume_released
+            .iter()
+            .map(String::as_str)
+            .chain(scope)
+            .collect();
+        let view = match as_of {
+            // References resolve as of the audit's moment.
+            Some(_) => View::build(&store.load()?, as_of),
+            None => crate::reference::view_for(store, &references, &[])?,
+        };
+        for r in assume_released {
+            opts.assume_released
+                .push(crate::reference::resolve_artifact(store, &view, r)?);
+        }
+        if let Some(s) = scope {
+            opts.scope = Some(crate::reference::resolve(store, &view, s)?.id().to_string());
+        }
     }
-    if let Some(s) = scope {
-        opts.scope = Some(crate::reference::resolve(store, &view, s)?.id().to_string());
-    }
-    Ok(audit(&view, catalog, policy, &opts))
+    audit_store(store, catalog, policy, &opts, as_of)
 }
 
 /// Whether every finding a license can give needs a distributed target: its claims are all
@@ -553,11 +564,24 @@ pub fn plan(
         needed: vec![false; n],
         ..Default::default()
     };
+    // A scope limits the audit to the runs upstream of it (a scope the lineage does not
+    // hold limits nothing, as in the full audit).
+    let mut in_scope: Option<Vec<bool>> = None;
+    if let Some(root) = opts.scope.as_deref().and_then(|s| index.node(s)) {
+        let mut marks = vec![false; n];
+        for v in index.upstream(root) {
+            marks[v as usize] = true;
+        }
+        in_scope = Some(marks);
+        plan.scoped = true;
+    }
     let mut targets = vec![false; n];
     let mut queue: VecDeque<NodeId> = VecDeque::new();
     let mut family_roots: Vec<NodeId> = Vec::new();
     for r in (0..n as NodeId).filter(|&r| index.is_run(r)) {
-        if !index.run_kind(r).is_some_and(produces_model) {
+        if !index.run_kind(r).is_some_and(produces_model)
+            || in_scope.as_ref().is_some_and(|s| !s[r as usize])
+        {
             continue;
         }
         let has_outputs = index.downstream_edges(r).any(|(_, c)| c == OUTPUT_EDGE);
@@ -654,6 +678,53 @@ mod tests {
     }
 
     #[test]
+    fn scoped_and_pre_release_audits_equal_the_full_audit() {
+        let licenses = ["llama3.1", "cc-by-nc-4.0", "gemma", "apache-2.0"];
+        for seed in 1..=4 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = random_store(dir.path(), seed, &licenses, true);
+            let policy = Policy::locate(None, dir.path()).unwrap();
+            let catalog = Catalog::for_audit(None, Some(&policy)).unwrap();
+            let view = View::build(&store.load().unwrap(), None);
+            let index = LineageIndex::load(&store, None).unwrap();
+            let checkpoints: Vec<String> = (0..index.node_count() as NodeId)
+                .filter(|&v| index.artifact_kind(v) == Some(ArtifactKind::Checkpoint))
+                .map(|v| index.id(v).to_string())
+                .collect();
+            let runs: Vec<String> = view.runs.keys().cloned().collect();
+            let mut cases: Vec<AuditOptions> = checkpoints
+                .iter()
+                .step_by(7)
+                .chain(runs.iter().step_by(31))
+                .map(|s| AuditOptions {
+                    assume_released: Vec::new(),
+                    scope: Some(s.clone()),
+                })
+                .collect();
+            cases.push(AuditOptions {
+                assume_released: checkpoints.iter().step_by(3).cloned().collect(),
+                scope: None,
+            });
+            cases.push(AuditOptions {
+                assume_released: checkpoints.clone(),
+                scope: checkpoints.last().cloned(),
+            });
+            let mut with_findings = 0;
+            for opts in &cases {
+                let full = serde_json::to_value(audit(&view, &catalog, &policy, opts)).unwrap();
+                let pruned = audit_store(&store, &catalog, &policy, opts, None).unwrap();
+                let pruned = serde_json::to_value(&pruned).unwrap();
+                with_findings += !full["findings"].as_array().unwrap().is_empty() as usize;
+                assert_eq!(full, pruned, "seed {seed}, {opts:?}");
+            }
+            assert!(
+                with_findings > cases.len() / 4,
+                "seed {seed}: {with_findings}"
+            );
+        }
+    }
+
+    #[test]
     fn demo_store_audit_equals_the_full_audit() {
         let dir = tempfile::tempdir().unwrap();
         let built = crate::demo::build(&dir.path().join("demo")).unwrap();
@@ -661,6 +732,22 @@ mod tests {
         let (full, pruned) = both(&built.store, &policy);
         assert!(!full["findings"].as_array().unwrap().is_empty());
         assert_eq!(full, pruned);
+        // Scoped to each checkpoint: waivers that matched nothing are not reported then.
+        let catalog = Catalog::for_audit(None, Some(&policy)).unwrap();
+        let view = View::build(&built.store.load().unwrap(), None);
+        for (id, _) in view
+            .artifacts
+            .iter()
+            .filter(|(_, a)| a.kind == ArtifactKind::Checkpoint)
+        {
+            let opts = AuditOptions {
+                assume_released: Vec::new(),
+                scope: Some(id.clone()),
+            };
+            let full = serde_json::to_value(audit(&view, &catalog, &policy, &opts)).unwrap();
+            let store = audit_store(&built.store, &catalog, &policy, &opts, None).unwrap();
+            assert_eq!(full, serde_json::to_value(&store).unwrap(), "scope {id}");
+        }
     }
 
     /// A random layered lineage: models under terms of every kind (conditional, internal-only,

@@ -117,45 +117,66 @@ const VERIFY_SCHEMA: &str = "https://mlprov.dev/schemas/verify.v1.schema.json";
 pub fn show(ctx: &Context, args: ShowArgs) -> Result<i32> {
     let format = ctx.format_in(&[Format::Text, Format::Json])?;
     let store = ctx.open()?;
-    let view = args.as_of.view(&store)?;
-    match reference::resolve(&store, &view, &args.reference)? {
+    // The records of the node and its neighbours (found on the lineage index), not every record.
+    let (target, view) = if args.as_of.as_of.is_none() {
+        let named = reference::view_for(&store, &[args.reference.as_str()], &[])?;
+        let target = reference::resolve(&store, &named, &args.reference)?;
+        let view = crate::graph::neighbourhood_view(&store, target.id())?;
+        (target, view)
+    } else {
+        let whole = args.as_of.view(&store)?;
+        (
+            reference::resolve(&store, &whole, &args.reference)?,
+            Some(whole),
+        )
+    };
+    let view = match view {
+        Some(v) => v,
+        None => args.as_of.view(&store)?,
+    };
+    output::text(&describe(&view, &target, format)?)?;
+    Ok(EXIT_OK)
+}
+
+/// What `show` prints for a target: JSON (`show.v1`) or text.
+fn describe(view: &View, target: &Target, format: Format) -> Result<String> {
+    Ok(match target {
         Target::Artifact(id) => {
-            let a = &view.artifacts[&id];
-            let produced_by: Vec<&str> = view.producers(&id).map(|r| r.id.as_str()).collect();
-            let used_by: Vec<UsedBy> = view
-                .consumers(&id)
-                .map(|(r, i)| UsedBy {
-                    run: &r.id,
-                    role: i.role,
-                })
-                .collect();
+            let a = &view.artifacts[id];
             if format == Format::Json {
-                output::json_pretty(&ShowArtifact {
+                let produced_by: Vec<&str> = view.producers(id).map(|r| r.id.as_str()).collect();
+                let used_by: Vec<UsedBy> = view
+                    .consumers(id)
+                    .map(|(r, i)| UsedBy {
+                        run: &r.id,
+                        role: i.role,
+                    })
+                    .collect();
+                output::pretty(&ShowArtifact {
                     schema: SHOW_SCHEMA,
                     kind: "artifact",
                     artifact: a,
                     distribution: a.current_distribution(view.as_of),
                     produced_by,
                     used_by,
-                })?;
+                })?
             } else {
-                output::text(&artifact_text(&view, a))?;
+                artifact_text(view, a)
             }
         }
         Target::Run(id) => {
-            let r = &view.runs[&id];
+            let r = &view.runs[id];
             if format == Format::Json {
-                output::json_pretty(&ShowRun {
+                output::pretty(&ShowRun {
                     schema: SHOW_SCHEMA,
                     kind: "run",
                     run: r,
-                })?;
+                })?
             } else {
-                output::text(&run_text(&view, r))?;
+                run_text(view, r)
             }
         }
-    }
-    Ok(EXIT_OK)
+    })
 }
 
 fn artifact_text(view: &View, a: &Artifact) -> String {
@@ -271,9 +292,29 @@ fn run_text(view: &View, r: &Run) -> String {
 pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
     let format = ctx.format_in(&[Format::Text, Format::Json, Format::Dot, Format::Mermaid])?;
     let store = ctx.open()?;
-    let view = args.as_of.view(&store)?;
+    let walk = if args.downstream {
+        Walk::Downstream
+    } else {
+        Walk::Upstream
+    };
+    // A walk reads the records of its closure (found on the lineage index), not every record.
+    let (target, view) = if args.as_of.as_of.is_none() && args.to.is_none() {
+        let named = reference::view_for(&store, &[args.reference.as_str()], &[])?;
+        let target = reference::resolve(&store, &named, &args.reference)?;
+        let view = crate::graph::closure_view(&store, target.id(), walk)?;
+        (target, view)
+    } else {
+        let whole = args.as_of.view(&store)?;
+        (
+            reference::resolve(&store, &whole, &args.reference)?,
+            Some(whole),
+        )
+    };
+    let view = match view {
+        Some(v) => v,
+        None => args.as_of.view(&store)?,
+    };
     let graph = LineageGraph::build(&view);
-    let target = reference::resolve(&store, &view, &args.reference)?;
     let node = graph
         .node(target.id())
         .expect("resolved ids are graph nodes");
@@ -323,11 +364,6 @@ pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
         return Ok(EXIT_OK);
     }
 
-    let walk = if args.downstream {
-        Walk::Downstream
-    } else {
-        Walk::Upstream
-    };
     let closure = graph.closure(node, walk, args.depth);
     let report: LineageReport = render::lineage_report(&view, &graph, &closure, args.depth);
     for cycle in &report.cycles {
@@ -549,4 +585,34 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<i32> {
         }
     }
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_from_a_neighbourhood_view_prints_what_the_whole_store_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = crate::demo::build(&dir.path().join("demo")).unwrap();
+        let whole = View::build(&built.store.load().unwrap(), None);
+        let targets = whole
+            .artifacts
+            .keys()
+            .map(|id| Target::Artifact(id.clone()))
+            .chain(whole.runs.keys().map(|id| Target::Run(id.clone())));
+        for target in targets {
+            let part = crate::graph::neighbourhood_view(&built.store, target.id())
+                .unwrap()
+                .unwrap();
+            assert!(part.artifacts.len() + part.runs.len() < whole.artifacts.len());
+            for format in [Format::Text, Format::Json] {
+                assert_eq!(
+                    describe(&whole, &target, format).unwrap(),
+                    describe(&part, &target, format).unwrap(),
+                    "{target:?} {format:?}"
+                );
+            }
+        }
+    }
 }

@@ -15,9 +15,13 @@ pub fn json_line<T: Serialize>(value: &T) -> Result<()> {
 }
 
 pub fn json_pretty<T: Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::usage(format!("cannot encode output: {e}")))?;
-    line(&text)
+    line(&pretty(value)?)
+}
+
+/// A value as indented JSON text.
+pub fn pretty<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value)
+        .map_err(|e| Error::usage(format!("cannot encode output: {e}")))
 }
 
 /// Write a line to stdout; a closed pipe (`| head`) ends quietly instead of panicking.
