@@ -1,4 +1,5 @@
-//! A whole-store audit that reads only the records its verdicts depend on.
+//! An audit of the store (whole, scoped or pre-release) that reads only the records its
+//! verdicts depend on.
 //!
 //! [`audit`] judges a [`View`] of every record. On a large store most records
 //! cannot lead to a finding: nothing licensed is upstream of them, or only terms that bind
@@ -443,8 +444,9 @@ fn in_view(
 }
 
 /// Audit a store with the checkpoints to judge as released and the scope named as users type
-/// them (ids, short ids, names, paths). Without either, only the records that can matter are
-/// read; references resolve against every record.
+/// them (ids, short ids, names, paths), reading only the records that can matter; references
+/// are resolved as [`crate::reference::view_for`] allows (against every record only for names
+/// and id prefixes, or as of a past moment).
 pub fn audit_references(
     store: &Store,
     catalog: &Catalog,

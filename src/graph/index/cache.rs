@@ -246,6 +246,24 @@ pub fn write(store: &Store, listing: &Listing, index: &LineageIndex) {
     }
 }
 
+/// A word kept little-endian in the file.
+trait Word: bytemuck::Pod {
+    /// To (and from: the same swap) little-endian.
+    fn le(self) -> Self;
+}
+
+impl Word for u32 {
+    fn le(self) -> Self {
+        self.to_le()
+    }
+}
+
+impl Word for u64 {
+    fn le(self) -> Self {
+        self.to_le()
+    }
+}
+
 struct Out(Vec<u8>);
 
 impl Out {
@@ -260,18 +278,21 @@ impl Out {
         self.bytes(s.as_bytes());
     }
     /// A length, then every word's little-endian bytes.
-    fn words<const N: usize, T: Copy>(&mut self, v: &[T], to_le: fn(T) -> [u8; N]) {
+    fn words<T: Word>(&mut self, v: &[T]) {
         self.u64(v.len() as u64);
-        self.0.reserve(v.len() * N);
-        for x in v {
-            self.0.extend_from_slice(&to_le(*x));
+        if cfg!(target_endian = "little") {
+            self.0.extend_from_slice(bytemuck::cast_slice(v));
+        } else {
+            for &x in v {
+                self.0.extend_from_slice(bytemuck::bytes_of(&x.le()));
+            }
         }
     }
     fn u32s(&mut self, v: &[u32]) {
-        self.words(v, u32::to_le_bytes);
+        self.words(v);
     }
     fn u64s(&mut self, v: &[u64]) {
-        self.words(v, u64::to_le_bytes);
+        self.words(v);
     }
     fn set(&mut self, set: &HashSet<NodeId>) {
         let mut v: Vec<u32> = set.iter().copied().collect();
@@ -306,40 +327,31 @@ impl<'a> In<'a> {
     fn str(&mut self) -> Option<String> {
         String::from_utf8(self.bytes()?.to_vec()).ok()
     }
-    /// A length, then that many little-endian words of `N` bytes.
-    fn words<const N: usize, T>(&mut self, from_le: fn([u8; N]) -> T) -> Option<Vec<T>> {
+    /// A length, then that many little-endian words: their bytes.
+    fn raw<T: Word>(&mut self) -> Option<&'a [u8]> {
         let n = self.len()?;
-        let raw = self.take(n.checked_mul(N)?)?;
-        Some(
-            raw.chunks_exact(N)
-                .map(|c| from_le(c.try_into().expect("N bytes")))
-                .collect(),
-        )
+        self.take(n.checked_mul(std::mem::size_of::<T>())?)
     }
     fn u32s(&mut self) -> Option<Vec<u32>> {
-        self.words(u32::from_le_bytes)
-    }
-    fn u64s(&mut self) -> Option<Vec<u64>> {
-        self.words(u64::from_le_bytes)
+        self.raw::<u32>().map(words_of)
     }
     fn set(&mut self) -> Option<HashSet<NodeId>> {
         Some(self.u32s()?.into_iter().collect())
     }
-    fn csr(&mut self, nodes: usize) -> Option<Csr> {
-        let c = Csr {
-            off: self.u32s()?,
-            to: self.u32s()?,
-            role: self.bytes()?.to_vec(),
-        };
-        // Every row must lie inside the edge arrays and point at a node.
-        let edges = c.to.len();
-        let sound = c.off.len() == nodes + 1
-            && c.role.len() == edges
-            && c.off.windows(2).all(|w| w[0] <= w[1])
-            && c.off.last().is_some_and(|&e| e as usize == edges)
-            && c.to.iter().all(|&t| (t as usize) < nodes);
-        sound.then_some(c)
+    /// Offsets, targets and roles of compressed sparse rows, as bytes.
+    fn raw_csr(&mut self) -> Option<(&'a [u8], &'a [u8], &'a [u8])> {
+        Some((self.raw::<u32>()?, self.raw::<u32>()?, self.bytes()?))
     }
+}
+
+/// Little-endian words (copied as they are on a little-endian machine: one copy, not a
+/// conversion per word).
+fn words_of<T: Word>(raw: &[u8]) -> Vec<T> {
+    let mut v: Vec<T> = bytemuck::pod_collect_to_vec(raw);
+    if cfg!(target_endian = "big") {
+        v.iter_mut().for_each(|x| *x = x.le());
+    }
+    v
 }
 
 /// The file's bytes (checksum aside) for an index with an empty base (see [`write`]).
@@ -411,31 +423,16 @@ fn encode(listing: &Listing, ix: &LineageIndex) -> Vec<u8> {
 }
 
 /// The listing the index was built from, the index (its arena still empty) and where the
-/// arena's bytes lie in `body`.
+/// arena's bytes lie in `body`. The file is cut into its parts in one pass; the large parts are
+/// then copied out and checked on every core.
 fn decode(body: &[u8]) -> Option<(Vec<Vec<String>>, LineageIndex, std::ops::Range<usize>)> {
     let mut r = In(body);
     let built = header(&mut r)?;
     let arena = r.bytes()?;
     let arena_start = arena.as_ptr() as usize - body.as_ptr() as usize;
-    let ids = Interner {
-        bytes: Arena::Owned(Vec::new()),
-        starts: r.u32s()?,
-        slots: r.u64s()?,
-        len: r.len()?,
-    };
-    let nodes = ids.len;
-    let sound_ids = ids.starts.len() == nodes + 1
-        && ids.starts.windows(2).all(|w| w[0] <= w[1])
-        && ids
-            .starts
-            .last()
-            .is_some_and(|&e| e as usize == arena.len())
-        && ids.slots.len().is_power_of_two()
-        && ids.slots.iter().all(|&v| (v as u32) as usize <= nodes)
-        && std::str::from_utf8(arena).is_ok();
-    if !sound_ids {
-        return None;
-    }
+    let starts = r.raw::<u32>()?;
+    let slots = r.raw::<u64>()?;
+    let nodes = r.len()?;
     let kinds = r.bytes()?.to_vec();
     let mut models = HashMap::new();
     for _ in 0..r.len()? {
@@ -465,46 +462,46 @@ fn decode(body: &[u8]) -> Option<(Vec<Vec<String>>, LineageIndex, std::ops::Rang
         }
         claimed.insert(n, ids);
     }
-    let run_kinds = r
-        .bytes()?
-        .iter()
-        .map(|&b| match b {
-            0 => Some(None),
-            b => RunKind::ALL.get(b as usize - 1).map(|k| Some(*k)),
-        })
-        .collect::<Option<Vec<Option<RunKind>>>>()?;
+    let run_kinds = r.bytes()?;
     let clock_base = NodeId::try_from(r.u64()?).ok()?;
-    let words = r.len()?;
-    if words % 4 != 0 {
-        return None;
-    }
-    let clocks: Vec<RunClock> = r
-        .take(words.checked_mul(8)?)?
-        .chunks_exact(32)
-        .map(|c| {
-            let word = |i: usize| i64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().expect("8"));
-            RunClock {
-                started: word(0),
-                ended: (word(1), word(2)),
-                first_recorded: word(3),
-            }
-        })
-        .collect();
+    let clocks = r.raw::<u64>()?;
     let released = r.set()?;
     let composed = r.set()?;
-    let down = r.csr(nodes)?;
-    let up = r.csr(nodes)?;
-    let order = r.u32s()?;
+    let down = r.raw_csr()?;
+    let up = r.raw_csr()?;
+    let order = r.raw::<u32>()?;
     let placed = r.len()?;
     let segments = r.len()?;
+    if !r.0.is_empty() {
+        return None;
+    }
+
     let in_range = |n: &NodeId| (*n as usize) < nodes;
+    let ((ids, clocks), ((down, up), (order, run_kinds))) = rayon::join(
+        || {
+            rayon::join(
+                || interner(arena, starts, slots, nodes),
+                || clocks_of(clocks),
+            )
+        },
+        || {
+            rayon::join(
+                || rayon::join(|| csr_of(down, nodes), || csr_of(up, nodes)),
+                || {
+                    rayon::join(
+                        || Some(words_of::<u32>(order)).filter(|o| o.iter().all(in_range)),
+                        || run_kinds_of(run_kinds),
+                    )
+                },
+            )
+        },
+    );
+    let (ids, clocks, down, up, order, run_kinds) = (ids?, clocks?, down?, up?, order?, run_kinds?);
     let sound = kinds.len() == nodes
         && run_kinds.len() <= nodes
         && (clock_base as usize).saturating_add(clocks.len()) <= nodes
-        && r.0.is_empty()
         && order.len() == nodes
         && placed <= nodes
-        && order.iter().all(in_range)
         && models.keys().all(in_range)
         && claimed.keys().all(in_range)
         && vendored.iter().all(in_range)
@@ -528,4 +525,69 @@ fn decode(body: &[u8]) -> Option<(Vec<Vec<String>>, LineageIndex, std::ops::Rang
         segments,
     };
     sound.then_some((built, index, arena_start..arena_start + arena.len()))
+}
+
+/// The interner of `nodes` ids (its arena still empty), if its parts fit each other.
+fn interner(arena: &[u8], starts: &[u8], slots: &[u8], nodes: usize) -> Option<Interner> {
+    let ids = Interner {
+        bytes: Arena::Owned(Vec::new()),
+        starts: words_of(starts),
+        slots: words_of(slots),
+        len: nodes,
+    };
+    let sound = ids.starts.len() == nodes + 1
+        && ids.starts.windows(2).all(|w| w[0] <= w[1])
+        && ids
+            .starts
+            .last()
+            .is_some_and(|&e| e as usize == arena.len())
+        && ids.slots.len().is_power_of_two()
+        && ids.slots.iter().all(|&v| (v as u32) as usize <= nodes)
+        // Every id is text: the arena is, and no id starts inside a character.
+        && std::str::from_utf8(arena).is_ok_and(|text| {
+            ids.starts.iter().all(|&at| text.is_char_boundary(at as usize))
+        });
+    sound.then_some(ids)
+}
+
+fn clocks_of(raw: &[u8]) -> Option<Vec<RunClock>> {
+    let words: Vec<u64> = words_of(raw);
+    if words.len() % 4 != 0 {
+        return None;
+    }
+    Some(
+        words
+            .chunks_exact(4)
+            .map(|w| RunClock {
+                started: w[0] as i64,
+                ended: (w[1] as i64, w[2] as i64),
+                first_recorded: w[3] as i64,
+            })
+            .collect(),
+    )
+}
+
+fn run_kinds_of(raw: &[u8]) -> Option<Vec<Option<RunKind>>> {
+    raw.iter()
+        .map(|&b| match b {
+            0 => Some(None),
+            b => RunKind::ALL.get(b as usize - 1).map(|k| Some(*k)),
+        })
+        .collect()
+}
+
+/// Rows of `nodes` nodes, if every row lies inside the edge arrays and points at a node.
+fn csr_of((off, to, role): (&[u8], &[u8], &[u8]), nodes: usize) -> Option<Csr> {
+    let c = Csr {
+        off: words_of(off),
+        to: words_of(to),
+        role: role.to_vec(),
+    };
+    let edges = c.to.len();
+    let sound = c.off.len() == nodes + 1
+        && c.role.len() == edges
+        && c.off.windows(2).all(|w| w[0] <= w[1])
+        && c.off.last().is_some_and(|&e| e as usize == edges)
+        && c.to.iter().all(|&t| (t as usize) < nodes);
+    sound.then_some(c)
 }
