@@ -98,11 +98,13 @@ struct Loaded {
     root: Option<String>,
 }
 
+/// The records a report or export needs (every record when `whole`), and the audit.
 fn load(
     ctx: &Context,
     target: Option<&str>,
     source: &SourceArgs,
     assume: &[String],
+    whole: bool,
 ) -> Result<Loaded> {
     let store = ctx.open()?;
     let policy = Policy::locate(source.policy.as_deref(), store.project_dir())?;
@@ -111,23 +113,72 @@ fn load(
         None => Catalog::builtin()?,
     };
     let as_of = source.as_of.as_deref().map(parse_time).transpose()?;
-    let snapshot = store.load()?;
-    let view = View::build(&snapshot, as_of);
+    let references: Vec<&str> = target
+        .into_iter()
+        .chain(assume.iter().map(String::as_str))
+        .collect();
+    let named = match as_of {
+        None => crate::reference::view_for(&store, &references, &[])?,
+        Some(_) => View::build(&store.load()?, as_of),
+    };
     let root = target
-        .map(|t| crate::reference::resolve(&store, &view, t).map(|r| r.id().to_string()))
+        .map(|t| crate::reference::resolve(&store, &named, t).map(|r| r.id().to_string()))
         .transpose()?;
     let mut opts = AuditOptions::default();
     for r in assume {
         opts.assume_released
-            .push(crate::reference::resolve_artifact(&store, &view, r)?);
+            .push(crate::reference::resolve_artifact(&store, &named, r)?);
     }
-    let report = audit::audit(&view, &catalog, &policy, &opts);
+    drop(named);
+    // The same report the audit of every record gives (unit tests hold the two equal), reading
+    // only the records that can matter instead of judging every run.
+    let report = audit::audit_store(&store, &catalog, &policy, &opts, as_of)?;
+    // Parquet exports every record, and a report as of a past moment reads them all.
+    let part = match (&root, as_of, whole) {
+        (Some(root), None, false) => target_records(&store, root, &report)?,
+        _ => None,
+    };
+    let snapshot = match part {
+        Some(records) => records,
+        None => store.load()?,
+    };
+    let view = View::build(&snapshot, as_of);
     Ok(Loaded {
         snapshot,
         view,
         report,
         root,
     })
+}
+
+/// What a target's report shows, read from the store: the target's upstream lineage, what
+/// findings and waivers name (a finding about a run in that lineage may target a sibling
+/// checkpoint), and every waiver. `None` when the lineage index does not know the target.
+fn target_records(
+    store: &crate::store::Store,
+    root: &str,
+    report: &audit::AuditReport,
+) -> Result<Option<crate::store::Snapshot>> {
+    let waivers = store.load_table::<crate::records::WaiverRecord>()?.0;
+    let named: Vec<&str> = waivers
+        .iter()
+        .flat_map(|w| w.model.iter().chain(&w.target))
+        .chain(report.findings.iter().flat_map(|f| {
+            f.run
+                .iter()
+                .chain(&f.target)
+                .chain(&f.model)
+                .chain(f.path.iter().map(|p| &p.id))
+        }))
+        .map(String::as_str)
+        .collect();
+    let walk = crate::graph::Walk::Upstream;
+    Ok(
+        crate::graph::closure_snapshot(store, root, walk, &named)?.map(|mut records| {
+            records.waivers = waivers;
+            records
+        }),
+    )
 }
 
 impl Loaded {
@@ -155,6 +206,7 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
         args.target.as_deref(),
         &args.source,
         &args.assume_released,
+        false,
     )?;
     let graph = LineageGraph::build(&l.view);
     let input = l.input(&graph);
@@ -171,7 +223,8 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<i32> {
 }
 
 pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
-    let l = load(ctx, args.target.as_deref(), &args.source, &[])?;
+    let whole = args.to == ExportFormat::Parquet;
+    let l = load(ctx, args.target.as_deref(), &args.source, &[], whole)?;
     if args.to == ExportFormat::Parquet {
         let dir = args
             .output
@@ -216,7 +269,7 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<i32> {
 /// `mlprov query "SQL"`.
 pub fn query(ctx: &Context, args: QueryArgs) -> Result<i32> {
     let format = ctx.format_in(&[Format::Text, Format::Json])?;
-    let l = load(ctx, None, &args.source, &[])?;
+    let l = load(ctx, None, &args.source, &[], true)?;
     let tables = crate::query::tables(&l.view, &l.report);
     if args.tables {
         return output::text(&crate::query::describe_tables(&tables)).map(|_| EXIT_OK);
@@ -243,4 +296,104 @@ pub fn import_openlineage(ctx: &Context, file: &Path) -> Result<i32> {
         receipt.segments.len()
     ))?;
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rendering of a target's report from the records of its lineage (and the waivers)
+    /// equals the one from every record.
+    #[test]
+    fn a_targets_reports_from_its_lineage_equal_those_from_the_whole_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = crate::demo::build(&dir.path().join("demo")).unwrap();
+        let store = &built.store;
+        // A run that writes two checkpoints from a demo run's inputs: a finding about one of
+        // them names the other's run, outside its lineage.
+        let before = View::build(&store.load().unwrap(), None);
+        let model_run = before
+            .runs
+            .values()
+            .filter(|r| {
+                r.outputs.iter().any(|o| {
+                    before
+                        .artifacts
+                        .get(o)
+                        .is_some_and(|a| a.kind == crate::records::ArtifactKind::Checkpoint)
+                })
+            })
+            .max_by_key(|r| r.inputs.len())
+            .unwrap();
+        let mut twins = crate::records::Batch::default();
+        let outputs: Vec<String> = (0..2)
+            .map(|i| {
+                let hex = blake3::hash(format!("twin {i}").as_bytes()).to_hex();
+                crate::records::id::file(hex.as_str())
+            })
+            .collect();
+        for o in &outputs {
+            twins.artifacts.push(crate::records::ArtifactRecord::new(
+                o.clone(),
+                crate::records::ArtifactKind::Checkpoint,
+            ));
+        }
+        let mut run = before.runs[&model_run.id].clone();
+        run.id = crate::records::id::derived_run(b"twins");
+        twins.runs.push(crate::records::RunRecord {
+            record_id: String::new(),
+            run_id: run.id.clone(),
+            kind: run.kind,
+            name: None,
+            status: crate::records::RunStatus::Succeeded,
+            started_at: run.started_at,
+            ended_at: None,
+            inputs: run.inputs.clone(),
+            outputs,
+            recorded_at: crate::records::now(),
+            recorded_by: "test".into(),
+        });
+        store.append(twins).unwrap();
+        let policy = Policy::locate(None, &built.project).unwrap();
+        let catalog = Catalog::builtin().unwrap();
+        let whole = View::build(&store.load().unwrap(), None);
+        let whole_graph = LineageGraph::build(&whole);
+        let at = crate::records::now();
+        let mut compared = 0;
+        let checkpoints = whole
+            .artifacts
+            .values()
+            .filter(|a| a.kind == crate::records::ArtifactKind::Checkpoint);
+        for root in checkpoints.map(|a| a.id.clone()) {
+            let opts = AuditOptions::default();
+            let report = audit::audit_store(store, &catalog, &policy, &opts, None).unwrap();
+            let records = target_records(store, &root, &report).unwrap().unwrap();
+            let part = View::build(&records, None);
+            let part_graph = LineageGraph::build(&part);
+            let render = |view: &View, graph: &LineageGraph| {
+                let input = ExportInput::new(view, graph, &report, Some(root.clone()), at);
+                let node = graph.node(&root).unwrap();
+                let closure = graph.closure(node, crate::graph::Walk::Upstream, None);
+                let lineage = crate::graph::render::lineage_report(view, graph, &closure, None);
+                [
+                    export::markdown::render(&input).unwrap(),
+                    export::html::render(&input).unwrap(),
+                    export::sarif::render(&input).unwrap(),
+                    export::openlineage::render(&input).unwrap(),
+                    export::prov::render(&input).unwrap(),
+                    export::spdx::render(&input).unwrap(),
+                    export::cyclonedx::render(&input).unwrap(),
+                    crate::graph::render::to_dot(&lineage),
+                    crate::graph::render::to_mermaid(&lineage),
+                ]
+            };
+            let (a, b) = (render(&whole, &whole_graph), render(&part, &part_graph));
+            for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+                assert!(a == b, "{root}: rendering {i} differs");
+                compared += 1;
+            }
+            assert!(part.artifacts.len() < whole.artifacts.len() || whole.artifacts.len() < 3);
+        }
+        assert!(compared >= 9);
+    }
 }

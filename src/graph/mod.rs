@@ -258,10 +258,7 @@ pub fn closure_view(
     id: &str,
     walk: Walk,
 ) -> crate::Result<Option<View>> {
-    view_of(store, id, |index, root| match walk {
-        Walk::Upstream => index.upstream(root),
-        Walk::Downstream => index.downstream(root),
-    })
+    Ok(closure_snapshot(store, id, walk, &[])?.map(|s| View::build(&s, None)))
 }
 
 /// A view of the records of `id` and of the nodes one edge away (a run's inputs and outputs,
@@ -275,12 +272,39 @@ pub fn neighbourhood_view(store: &crate::store::Store, id: &str) -> crate::Resul
     })
 }
 
+/// The records (waivers aside) of every node upstream or downstream of `id`, as
+/// [`closure_view`] reads them, and of the nodes `also` names.
+pub fn closure_snapshot(
+    store: &crate::store::Store,
+    id: &str,
+    walk: Walk,
+    also: &[&str],
+) -> crate::Result<Option<crate::store::Snapshot>> {
+    records_of(store, id, |index, root| {
+        let mut nodes = match walk {
+            Walk::Upstream => index.upstream(root),
+            Walk::Downstream => index.downstream(root),
+        };
+        nodes.extend(also.iter().filter_map(|a| index.node(a)));
+        nodes
+    })
+}
+
 /// A view of the records of the nodes `nodes` finds from `id` on the lineage index.
 fn view_of(
     store: &crate::store::Store,
     id: &str,
     nodes: impl Fn(&index::LineageIndex, index::NodeId) -> Vec<index::NodeId>,
 ) -> crate::Result<Option<View>> {
+    Ok(records_of(store, id, nodes)?.map(|s| View::build(&s, None)))
+}
+
+/// The records of the nodes `nodes` finds from `id` on the lineage index.
+fn records_of(
+    store: &crate::store::Store,
+    id: &str,
+    nodes: impl Fn(&index::LineageIndex, index::NodeId) -> Vec<index::NodeId>,
+) -> crate::Result<Option<crate::store::Snapshot>> {
     let index = index::LineageIndex::load(store, None)?;
     let Some(root) = index.node(id) else {
         return Ok(None);
@@ -288,12 +312,13 @@ fn view_of(
     let nodes = nodes(&index, root);
     let ids: HashSet<&str> = nodes.iter().map(|&n| index.id(n)).collect();
     let keep = |id: &str| ids.contains(id);
-    let snapshot = store.load_selected(&crate::store::Selected {
-        artifacts: &keep,
-        about_artifacts: &keep,
-        runs: &keep,
-    })?;
-    Ok(Some(View::build(&snapshot, None)))
+    store
+        .load_selected(&crate::store::Selected {
+            artifacts: &keep,
+            about_artifacts: &keep,
+            runs: &keep,
+        })
+        .map(Some)
 }
 
 #[cfg(test)]
