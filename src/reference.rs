@@ -35,40 +35,51 @@ fn ambiguous(reference: &str, mut ids: Vec<String>) -> Error {
     }
 }
 
-/// The view a few references are resolved against. When each is a recorded full id, or (in
-/// `paths`, the references [`crate::tag::resolve_or_describe`] takes, where a path is a path
-/// before anything else) an existing path, only the records about those ids are read: a
-/// selective read, so recording a run on a store of millions of records does not merge them
-/// all. Anything else (a name, an id prefix, an id not recorded) resolves against the whole
-/// store, as before. Paths are hashed through the stat cache, so resolving them again is a
-/// cache hit.
+/// The view a few references are resolved against. `references` are resolved by [`resolve`]
+/// (an exact id, id prefixes, names, then paths), `paths` by
+/// [`crate::tag::resolve_or_describe`] (a path as given before anything else). When each is
+/// a recorded full id or an existing path (in `references`: one no record is named after),
+/// only the records about those ids are read: a selective read, so recording a run on a store
+/// of millions of records does not merge them all. Anything else (a name, an id prefix, an id
+/// not recorded) resolves against the whole store, as before. Paths are hashed through the
+/// stat cache, so resolving them again is a cache hit.
 pub fn view_for(store: &Store, references: &[&str], paths: &[&str]) -> Result<View> {
     let whole = || Ok(View::build(&store.load()?, None));
     let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut must_exist: Vec<String> = Vec::new();
-    for (r, path_first) in references
+    let identify = |path: &str| {
+        content::identify(
+            Path::new(path),
+            &HashOptions {
+                cache: Some(store.stat_cache()),
+                progress: true,
+            },
+        )
+        .map(|found| found.artifact_id)
+    };
+    for (raw, path_first) in references
         .iter()
-        .map(|r| (r.trim(), false))
-        .chain(paths.iter().map(|r| (r.trim(), true)))
+        .map(|r| (*r, false))
+        .chain(paths.iter().map(|r| (*r, true)))
     {
+        // What `resolve_or_describe` takes as a path (as given) before anything else.
+        if path_first && std::fs::symlink_metadata(raw).is_ok() {
+            ids.insert(identify(raw)?);
+            continue;
+        }
+        // Otherwise `resolve`'s order: an exact id, id prefixes, names, then paths.
+        let r = raw.trim();
         if id::is_valid(r) {
             ids.insert(r.to_string());
             must_exist.push(r.to_string());
         } else if std::fs::symlink_metadata(r).is_ok()
-            && (path_first || (!looks_like_prefix(r) && !names_anything(store, r)?))
+            && !looks_like_prefix(r)
+            && !names_anything(store, r)?
         {
-            let found = content::identify(
-                Path::new(r),
-                &HashOptions {
-                    cache: Some(store.stat_cache()),
-                    progress: true,
-                },
-            )?;
-            if !path_first {
-                // `resolve` wants the content recorded (and says so when it is not).
-                must_exist.push(found.artifact_id.clone());
-            }
-            ids.insert(found.artifact_id);
+            // `resolve` wants the content recorded (and says so when it is not).
+            let id = identify(r)?;
+            must_exist.push(id.clone());
+            ids.insert(id);
         } else {
             return whole();
         }
@@ -122,29 +133,40 @@ fn names_anything(store: &Store, r: &str) -> Result<bool> {
     };
     let (artifacts, _) =
         store.load_columns("artifacts", &["name", "vendor", "model", "revision"])?;
+    // Vendors, models and revisions each as any record gives them: a merged artifact may take
+    // its fields from different records, so `vendor/model[@revision]` is matched field by field.
+    let mut fields: [std::collections::HashSet<&str>; 3] = Default::default();
     for b in &artifacts {
-        let (name, vendor, model, revision) = (
-            text(b, "name"),
-            text(b, "vendor"),
-            text(b, "model"),
-            text(b, "revision"),
-        );
+        let name = text(b, "name");
+        if (0..b.num_rows()).any(|row| value(&name, row) == Some(r)) {
+            return Ok(true);
+        }
+    }
+    let columns: Vec<[Option<StringArray>; 3]> = artifacts
+        .iter()
+        .map(|b| [text(b, "vendor"), text(b, "model"), text(b, "revision")])
+        .collect();
+    for (b, cols) in artifacts.iter().zip(&columns) {
         for row in 0..b.num_rows() {
-            if value(&name, row) == Some(r) {
-                return Ok(true);
-            }
-            if let (Some(v), Some(m)) = (value(&vendor, row), value(&model, row)) {
-                let named = r.strip_prefix(v).and_then(|x| x.strip_prefix('/'));
-                let matches = |rest: &str| {
-                    rest == m
-                        || value(&revision, row).is_some_and(|rev| {
-                            rest.strip_prefix(m).and_then(|x| x.strip_prefix('@')) == Some(rev)
-                        })
-                };
-                if named.is_some_and(matches) {
-                    return Ok(true);
+            for (set, col) in fields.iter_mut().zip(cols) {
+                if let Some(v) = value(col, row) {
+                    set.insert(v);
                 }
             }
+        }
+    }
+    let [vendors, models, revisions] = &fields;
+    for (i, _) in r.match_indices('/') {
+        let (vendor, rest) = (&r[..i], &r[i + 1..]);
+        if !vendors.contains(vendor) {
+            continue;
+        }
+        if models.contains(rest)
+            || rest
+                .match_indices('@')
+                .any(|(j, _)| models.contains(&rest[..j]) && revisions.contains(&rest[j + 1..]))
+        {
+            return Ok(true);
         }
     }
     let (runs, _) = store.load_columns("runs", &["name"])?;

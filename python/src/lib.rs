@@ -91,7 +91,11 @@ impl PyStore {
                 continue;
             }
             if view.is_none() {
-                let rest: Vec<&str> = refs.iter().map(|(r, _)| r.as_str()).collect();
+                let rest: Vec<&str> = refs
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .filter(|r| !id::is_valid(r) || r.starts_with(id::RUN))
+                    .collect();
                 view = Some(reference::view_for(&self.inner, &[], &rest).map_err(py_err)?);
             }
             let v = view.as_ref().expect("loaded above");

@@ -475,8 +475,9 @@ impl<'s> Builder<'s> {
     }
 
     /// Carry on from an index read back from the cache, which `segments` artifact and run
-    /// segments went into: what it found stays, new ids are numbered after its own. Claims,
-    /// releases and the order are worked out again in [`Builder::finish`].
+    /// segments went into: what it found stays, new ids are numbered after its own. Claims
+    /// and releases are read again in [`Builder::finish`]; the order is kept when it can be
+    /// (see [`Earlier::order_with_new_nodes`]).
     fn resume(store: &'s Store, index: LineageIndex, segments: usize) -> Self {
         let LineageIndex {
             ids,

@@ -1,11 +1,13 @@
 //! The lineage index kept on local disk between commands, so a question about a large store
 //! does not decode and intern every id again.
 //!
-//! The file is derived data: its name is a digest of the store's segment listing, so any
-//! write or compaction (new segment names) makes it stale and the next load builds a fresh
-//! one. It is written to a temporary name and renamed, carries a BLAKE3 checksum of its
-//! bytes, and anything unreadable, stale or from another format version is ignored (the
-//! index is rebuilt from the segments). `MLPROV_INDEX_CACHE=0` turns it off.
+//! The file is derived data: its name is a digest of the store's segment listing, and it
+//! starts with that listing. After a few writes (new segments named after those it was built
+//! from) the next load extends it in memory with the new segments; after a compaction or
+//! much new data the index is built again and the file replaced. It is written to a
+//! temporary name and renamed, carries a BLAKE3 checksum of its bytes, and anything
+//! unreadable, inconsistent, stale or from another format version is ignored (the index is
+//! rebuilt from the segments). `MLPROV_INDEX_CACHE=0` turns it off.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -140,10 +142,10 @@ pub fn read_base(
         .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
     let mut file = std::fs::File::open(newest.path()).ok()?;
     // Only the listing at the head is needed to tell whether the file is worth reading whole.
-    let built = read_listing(&mut file)?;
-    let added = listing.added_since(&built)?;
-    let (_, index) = open(&newest.path(), timer)?;
-    Some((index, added))
+    listing.added_since(&read_listing(&mut file)?)?;
+    // The listing of the file as checked and read whole (it may have been replaced meanwhile).
+    let (built, index) = open(&newest.path(), timer)?;
+    Some((index, listing.added_since(&built)?))
 }
 
 fn read_listing(file: &mut std::fs::File) -> Option<Vec<Vec<String>>> {
@@ -489,7 +491,7 @@ fn decode(body: &[u8]) -> Option<(Vec<Vec<String>>, LineageIndex, std::ops::Rang
                 || rayon::join(|| csr_of(down, nodes), || csr_of(up, nodes)),
                 || {
                     rayon::join(
-                        || Some(words_of::<u32>(order)).filter(|o| o.iter().all(in_range)),
+                        || Some(words_of::<u32>(order)).filter(|o| is_permutation(o, nodes)),
                         || run_kinds_of(run_kinds),
                     )
                 },
@@ -542,12 +544,39 @@ fn interner(arena: &[u8], starts: &[u8], slots: &[u8], nodes: usize) -> Option<I
             .last()
             .is_some_and(|&e| e as usize == arena.len())
         && ids.slots.len().is_power_of_two()
-        && ids.slots.iter().all(|&v| (v as u32) as usize <= nodes)
+        && ids.slots.len() > nodes
+        && slots_hold_each_node_once(&ids.slots, nodes)
         // Every id is text: the arena is, and no id starts inside a character.
         && std::str::from_utf8(arena).is_ok_and(|text| {
             ids.starts.iter().all(|&at| text.is_char_boundary(at as usize))
         });
     sound.then_some(ids)
+}
+
+/// Whether the id table has one slot per node (and empty ones, so every probe ends): a slot
+/// is empty (0) or holds a node + 1 below its hash tag.
+fn slots_hold_each_node_once(slots: &[u64], nodes: usize) -> bool {
+    let mut seen = vec![false; nodes];
+    let mut filled = 0usize;
+    for &v in slots.iter().filter(|&&v| v != 0) {
+        let Some(n) = ((v as u32) as usize).checked_sub(1).filter(|&n| n < nodes) else {
+            return false;
+        };
+        if std::mem::replace(&mut seen[n], true) {
+            return false;
+        }
+        filled += 1;
+    }
+    filled == nodes
+}
+
+/// Whether `order` holds every node once.
+fn is_permutation(order: &[NodeId], nodes: usize) -> bool {
+    let mut seen = vec![false; nodes];
+    order.len() == nodes
+        && order
+            .iter()
+            .all(|&n| (n as usize) < nodes && !std::mem::replace(&mut seen[n as usize], true))
 }
 
 fn clocks_of(raw: &[u8]) -> Option<Vec<RunClock>> {
