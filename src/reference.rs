@@ -122,40 +122,27 @@ fn looks_like_prefix(r: &str) -> bool {
 /// `vendor/model[@revision]`): then [`resolve`] takes `r` as that name, before a path. Reads
 /// only the name columns.
 fn names_anything(store: &Store, r: &str) -> Result<bool> {
-    use arrow_array::{Array, StringArray};
-    fn value(c: &Option<StringArray>, row: usize) -> Option<&str> {
-        c.as_ref().filter(|c| c.is_valid(row)).map(|c| c.value(row))
+    use arrow_array::{RecordBatch, StringArray};
+    /// Every non-null value of a text column.
+    fn values<'b>(batches: &'b [RecordBatch], column: &'b str) -> impl Iterator<Item = &'b str> {
+        batches
+            .iter()
+            .filter_map(move |b| {
+                b.column_by_name(column)?
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+            })
+            .flat_map(|c| c.iter().flatten())
     }
-    let text = |b: &arrow_array::RecordBatch, c: &str| {
-        b.column_by_name(c)
-            .and_then(|a| a.as_any().downcast_ref::<StringArray>())
-            .cloned()
-    };
     let (artifacts, _) =
         store.load_columns("artifacts", &["name", "vendor", "model", "revision"])?;
+    if values(&artifacts, "name").any(|v| v == r) {
+        return Ok(true);
+    }
     // Vendors, models and revisions each as any record gives them: a merged artifact may take
     // its fields from different records, so `vendor/model[@revision]` is matched field by field.
-    let mut fields: [std::collections::HashSet<&str>; 3] = Default::default();
-    for b in &artifacts {
-        let name = text(b, "name");
-        if (0..b.num_rows()).any(|row| value(&name, row) == Some(r)) {
-            return Ok(true);
-        }
-    }
-    let columns: Vec<[Option<StringArray>; 3]> = artifacts
-        .iter()
-        .map(|b| [text(b, "vendor"), text(b, "model"), text(b, "revision")])
-        .collect();
-    for (b, cols) in artifacts.iter().zip(&columns) {
-        for row in 0..b.num_rows() {
-            for (set, col) in fields.iter_mut().zip(cols) {
-                if let Some(v) = value(col, row) {
-                    set.insert(v);
-                }
-            }
-        }
-    }
-    let [vendors, models, revisions] = &fields;
+    let [vendors, models, revisions] = ["vendor", "model", "revision"]
+        .map(|c| values(&artifacts, c).collect::<std::collections::HashSet<&str>>());
     for (i, _) in r.match_indices('/') {
         let (vendor, rest) = (&r[..i], &r[i + 1..]);
         if !vendors.contains(vendor) {
@@ -170,10 +157,8 @@ fn names_anything(store: &Store, r: &str) -> Result<bool> {
         }
     }
     let (runs, _) = store.load_columns("runs", &["name"])?;
-    Ok(runs.iter().any(|b| {
-        text(b, "name")
-            .is_some_and(|c| (0..c.len()).any(|row| c.is_valid(row) && c.value(row) == r))
-    }))
+    let named = values(&runs, "name").any(|v| v == r);
+    Ok(named)
 }
 
 /// Resolve `reference` against the view; paths are hashed (through the stat cache).

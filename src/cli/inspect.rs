@@ -118,24 +118,32 @@ pub fn show(ctx: &Context, args: ShowArgs) -> Result<i32> {
     let format = ctx.format_in(&[Format::Text, Format::Json])?;
     let store = ctx.open()?;
     // The records of the node and its neighbours (found on the lineage index), not every record.
-    let (target, view) = if args.as_of.as_of.is_none() {
-        let named = reference::view_for(&store, &[args.reference.as_str()], &[])?;
-        let target = reference::resolve(&store, &named, &args.reference)?;
-        let view = crate::graph::neighbourhood_view(&store, target.id())?;
-        (target, view)
-    } else {
-        let whole = args.as_of.view(&store)?;
-        (
-            reference::resolve(&store, &whole, &args.reference)?,
-            Some(whole),
-        )
-    };
-    let view = match view {
-        Some(v) => v,
-        None => args.as_of.view(&store)?,
-    };
+    let (target, view) = resolve_with(&store, &args.reference, &args.as_of, true, |id| {
+        crate::graph::neighbourhood_view(&store, id)
+    })?;
     output::text(&describe(&view, &target, format)?)?;
     Ok(EXIT_OK)
+}
+
+/// `reference` resolved, and the view to print it from: the records `part` reads for it when
+/// `partial` and there is no `--as-of`; else (or when `part` finds nothing) every record.
+fn resolve_with(
+    store: &Store,
+    reference: &str,
+    as_of: &AsOf,
+    partial: bool,
+    part: impl FnOnce(&str) -> Result<Option<View>>,
+) -> Result<(Target, View)> {
+    if partial && as_of.as_of.is_none() {
+        let named = reference::view_for(store, &[reference], &[])?;
+        let target = reference::resolve(store, &named, reference)?;
+        if let Some(view) = part(target.id())? {
+            return Ok((target, view));
+        }
+        return Ok((target, as_of.view(store)?));
+    }
+    let whole = as_of.view(store)?;
+    Ok((reference::resolve(store, &whole, reference)?, whole))
 }
 
 /// What `show` prints for a target: JSON (`show.v1`) or text.
@@ -298,22 +306,13 @@ pub fn lineage(ctx: &Context, args: LineageArgs) -> Result<i32> {
         Walk::Upstream
     };
     // A walk reads the records of its closure (found on the lineage index), not every record.
-    let (target, view) = if args.as_of.as_of.is_none() && args.to.is_none() {
-        let named = reference::view_for(&store, &[args.reference.as_str()], &[])?;
-        let target = reference::resolve(&store, &named, &args.reference)?;
-        let view = crate::graph::closure_view(&store, target.id(), walk)?;
-        (target, view)
-    } else {
-        let whole = args.as_of.view(&store)?;
-        (
-            reference::resolve(&store, &whole, &args.reference)?,
-            Some(whole),
-        )
-    };
-    let view = match view {
-        Some(v) => v,
-        None => args.as_of.view(&store)?,
-    };
+    let (target, view) = resolve_with(
+        &store,
+        &args.reference,
+        &args.as_of,
+        args.to.is_none(),
+        |id| crate::graph::closure_view(&store, id, walk),
+    )?;
     let graph = LineageGraph::build(&view);
     let node = graph
         .node(target.id())

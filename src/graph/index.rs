@@ -370,7 +370,6 @@ const PREFETCH_ROWS: usize = 4;
 
 /// The edges and order of a cached index being extended.
 struct Earlier {
-    nodes: usize,
     down: Csr,
     up: Csr,
     order: Vec<NodeId>,
@@ -388,7 +387,7 @@ impl Earlier {
         added: &[(NodeId, NodeId, u8)],
         nodes: usize,
     ) -> Option<(Vec<NodeId>, usize)> {
-        let old = self.nodes;
+        let old = self.down.off.len().saturating_sub(1);
         if self.placed < old || added.iter().any(|&(_, to, _)| (to as usize) < old) {
             return None;
         }
@@ -494,7 +493,6 @@ impl<'s> Builder<'s> {
             placed,
             ..
         } = index;
-        let nodes = kinds.len();
         Builder {
             store,
             limit: None,
@@ -505,7 +503,6 @@ impl<'s> Builder<'s> {
             composed,
             edges: Vec::new(),
             earlier: Some(Earlier {
-                nodes,
                 down,
                 up,
                 order,

@@ -70,7 +70,7 @@ fn fetch_chunks(listed: &[ObjectInfo]) -> Vec<&[ObjectInfo]> {
 /// side by side, so twice this is in memory at once.
 const FETCH_CHUNK_BYTES: u64 = 32 << 20;
 
-/// Raw bytes per chunk of [`Store::stream_columns`]: two chunks are in memory at once (one
+/// Raw bytes per chunk of [`Store::stream_segments`]: two chunks are in memory at once (one
 /// consumed, one decoded).
 const STREAM_CHUNK_BYTES: u64 = 24 << 20;
 
@@ -564,20 +564,12 @@ impl Store {
         Ok((parts.into_iter().flatten().collect(), segments))
     }
 
-    /// The named columns of one table's segments, handed to `consume` batch by batch in
-    /// listing order while the next chunk of segments is decoded (a pass over a large table
-    /// holds a chunk's batches, not the table's). `None` when a segment vanished meanwhile (a
-    /// compaction merged it): what was consumed is then incomplete; start over.
-    pub fn stream_columns(
-        &self,
-        table: &str,
-        columns: &[&str],
-        consume: &mut (dyn FnMut(arrow_array::RecordBatch) -> Result<()> + Send),
-    ) -> Result<Option<usize>> {
-        self.stream_segments(table, &self.segments(table)?, columns, consume)
-    }
-
-    /// [`Store::stream_columns`] over the listed segments of one table only.
+    /// The named columns of the `listed` segments of one table, handed to `consume` batch by
+    /// batch in listing order while the next chunk of segments is decoded (a pass over a large
+    /// table holds a chunk's batches, not the table's). The caller lists the segments, so one
+    /// listing can serve several passes (the lineage index extends a cached index with only
+    /// the segments added since). `None` when a segment vanished meanwhile (a compaction
+    /// merged it): what was consumed is then incomplete; start over.
     pub fn stream_segments(
         &self,
         table: &str,
@@ -806,6 +798,7 @@ mod tests {
             store.append(batch).unwrap();
         }
         let (batches, segments) = store.load_columns("artifacts", &["artifact_id"]).unwrap();
+        let listed = store.segments("artifacts").unwrap();
         use arrow_array::Array;
         let ids = |batches: &[arrow_array::RecordBatch]| -> Vec<String> {
             batches
@@ -824,7 +817,7 @@ mod tests {
         };
         let mut streamed = Vec::new();
         let count = store
-            .stream_columns("artifacts", &["artifact_id"], &mut |b| {
+            .stream_segments("artifacts", &listed, &["artifact_id"], &mut |b| {
                 streamed.push(b);
                 Ok(())
             })
@@ -835,7 +828,7 @@ mod tests {
 
         // A consumer's error stops the stream and is returned.
         let mut calls = 0;
-        let stopped = store.stream_columns("artifacts", &["artifact_id"], &mut |_| {
+        let stopped = store.stream_segments("artifacts", &listed, &["artifact_id"], &mut |_| {
             calls += 1;
             Err(Error::Io {
                 path: dir.path().into(),
@@ -850,7 +843,7 @@ mod tests {
         let first = store.segments("artifacts").unwrap()[0].key.clone();
         std::fs::write(store.segment_path(&first), b"not parquet").unwrap();
         let err = store
-            .stream_columns("artifacts", &["artifact_id"], &mut |_| Ok(()))
+            .stream_segments("artifacts", &listed, &["artifact_id"], &mut |_| Ok(()))
             .unwrap_err()
             .to_string();
         assert!(err.contains(&first), "{err}");
