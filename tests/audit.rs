@@ -1,7 +1,7 @@
 //! The audit on the bundled demo: every expected finding, pinned (golden), and each policy line
 //! changing exactly the findings it should.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

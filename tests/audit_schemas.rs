@@ -17,7 +17,7 @@
 //!
 //! Every validator asserts `format` (calendar checks on dates and timestamps).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

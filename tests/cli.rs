@@ -1,7 +1,7 @@
 //! End-to-end behaviour of the `mlprov` binary: tagging, runs, releases, lineage in every
 //! format, and the bad-input contract (exit 2, a clear message, no panic, nothing written).
 
-mod common;
+use crate::common;
 
 use common::{mlprov_in, Project};
 

@@ -2,7 +2,7 @@
 //! generated Parquet shards, every format, the all-or-nothing failures, `show`, and
 //! `mlprov query` answering the two questions on the demo.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! The three tests take a process-wide lock so they do not run over each other: their timings
 //! (and the spread of the kill delays) mean something only when each has the machine to itself.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader};

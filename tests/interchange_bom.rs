@@ -3,7 +3,7 @@
 //! `tests/validators/cyclonedx.py`: cyclonedx-python-lib strict) and by the Rust `jsonschema`
 //! crate against the vendored CycloneDX schema, plus the rules neither schema states.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

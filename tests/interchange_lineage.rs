@@ -3,7 +3,7 @@
 //! the OpenLineage export read back into a fresh store reproduces the store; foreign
 //! (Airflow-style) events map to runs and named datasets; malformed lines import nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;

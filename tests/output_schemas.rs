@@ -15,7 +15,7 @@
 //! (a node of an unknown type, an input edge leaving a run, ...) must be rejected, so these tests
 //! fail when a schema is too loose as well as when the output drifts from it.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Digests agree with the reference BLAKE3 tool, `b3sum` (installed by scripts/test), on a
 //! 1 GiB file; re-tagging it unchanged is answered by the stat cache without reading it.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Command;

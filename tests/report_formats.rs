@@ -4,7 +4,7 @@
 //! crate and with Python's `jsonschema`; HTML by a strict html.parser pass (balanced tags, no
 //! external resources); SVG by Python's `xml.etree`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

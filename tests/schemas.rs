@@ -14,7 +14,7 @@
 //!   property has a one-line description;
 //! - every `fixtures/**/*.records.jsonl` line is a valid `record.v1` document and a `Record`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@
 //! docs/team-store.md, run as written) count what mlprov counts; `audit --as-of` a past time
 //! reproduces that time's findings.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
