@@ -443,6 +443,29 @@ fn compact_keeps_every_record() {
     assert_eq!(report["segments_after"], 1);
     assert_eq!(p.ok(&["--format", "json", "ls"]).json(), before);
     p.ok(&["verify"]);
+
+    // The compaction also rebuilt the lineage index, so the next question reads the cache
+    // instead of building the index from the merged segments.
+    let cached: Vec<std::path::PathBuf> = std::fs::read_dir(p.path().join(".mlprov/cache/index"))
+        .expect("an index cache folder after compaction")
+        .flat_map(|store| std::fs::read_dir(store.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|e| e == "idx"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let audit = std::process::Command::new(common::bin())
+        .arg("audit")
+        .current_dir(p.path())
+        .env_remove("MLPROV_STORE")
+        .env_remove("MLPROV_INDEX_CACHE")
+        .env("MLPROV_TIMING", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&audit.stderr);
+    assert!(audit.status.success(), "{stderr}");
+    assert!(stderr.contains("index cache decode"), "{stderr}");
+    let text = p.ok(&["compact"]).stdout;
+    assert!(text.contains("lineage index cached"), "{text}");
 }
 
 /// The store's own segments, in both encodings (plain one-record writes, snappy with

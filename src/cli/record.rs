@@ -598,12 +598,22 @@ pub fn compact(ctx: &Context) -> Result<i32> {
     ctx.format_in(&[Format::Text, Format::Json])?;
     let store = ctx.open()?;
     let report = store.compact()?;
+    // The compaction is done either way; an index that cannot be built now is reported by
+    // the next command that needs it.
+    let indexed = crate::graph::index::LineageIndex::refresh_cache(&store).unwrap_or_else(|e| {
+        output::warning(&format!("lineage index not rebuilt after compaction: {e}"));
+        false
+    });
     if ctx.format == Format::Json {
         output::json_line(&report)?;
     } else {
         output::line(&format!(
-            "compacted {} segments into {} ({} records rewritten; {} stale temporary files removed)",
-            report.segments_before, report.segments_after, report.records, report.temporaries_removed
+            "compacted {} segments into {} ({} records rewritten; {} stale temporary files removed){}",
+            report.segments_before,
+            report.segments_after,
+            report.records,
+            report.temporaries_removed,
+            if indexed { "; lineage index cached" } else { "" }
         ))?;
     }
     Ok(EXIT_OK)

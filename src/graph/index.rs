@@ -870,6 +870,19 @@ impl LineageIndex {
         Ok(index)
     }
 
+    /// Build and cache the index of the store as it is now, unless the cache already holds it.
+    /// `mlprov compact` calls this: a compaction renames every segment, so otherwise the next
+    /// question builds the index from the segments (1.2–1.4 s on the 1M-artifact bench store)
+    /// and writes the cache. Local stores only: for a store on object storage the cache is the
+    /// compacting machine's own. Returns whether a cached index now matches the listing.
+    pub fn refresh_cache(store: &Store) -> Result<bool> {
+        if store.url().is_some() || !cache::enabled() {
+            return Ok(false);
+        }
+        Self::load(store, None)?;
+        Ok(cache::holds(store, &cache::Listing::of(store)?))
+    }
+
     /// Build the index from the store's segments (again from the start if a compaction
     /// removes a segment while it is read).
     pub fn build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<LineageIndex> {

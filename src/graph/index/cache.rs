@@ -128,6 +128,13 @@ pub fn read(store: &Store, key: &str, timer: &PhaseTimer) -> Option<LineageIndex
     open(&folder(store).join(format!("{key}.idx")), timer).map(|(_, index)| index)
 }
 
+/// Whether a cache file for exactly this listing exists.
+pub fn holds(store: &Store, listing: &Listing) -> bool {
+    folder(store)
+        .join(format!("{}.idx", listing.key()))
+        .is_file()
+}
+
 /// The store's last cached index, when the store has only grown a little since: the index
 /// and the segments to extend it with.
 pub fn read_base(
