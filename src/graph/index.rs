@@ -879,7 +879,11 @@ impl LineageIndex {
         if store.url().is_some() || !cache::enabled() {
             return Ok(false);
         }
-        Self::load(store, None)?;
+        // A compaction that merged nothing leaves the cached index as it was: not decoded again.
+        if !cache::holds(store, &cache::Listing::of(store)?) {
+            Self::load(store, None)?;
+        }
+        // Listed again: a writer may have added a segment while the index was built.
         Ok(cache::holds(store, &cache::Listing::of(store)?))
     }
 

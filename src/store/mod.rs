@@ -409,8 +409,8 @@ impl Store {
     }
 
     /// The same store writing at most `records` records per segment (tests of the split).
-    #[doc(hidden)]
-    pub fn with_max_segment_records(mut self, records: usize) -> Store {
+    #[cfg(test)]
+    fn with_max_segment_records(mut self, records: usize) -> Store {
         self.max_segment_records = records.max(1);
         self
     }
@@ -832,18 +832,12 @@ mod tests {
         let after = store.load().unwrap();
         assert_eq!(after.segments, 5);
         // Listed by name, the parts give the records in the order compaction sorted them.
-        let ids = |s: &Snapshot| -> Vec<String> {
-            s.artifacts.iter().map(|a| a.record_id.clone()).collect()
+        let ids = |records: &[ArtifactRecord]| -> Vec<String> {
+            records.iter().map(|a| a.record_id.clone()).collect()
         };
         let mut expected = before.artifacts.clone();
         expected.sort_by(|a, b| (a.recorded_at, &a.record_id).cmp(&(b.recorded_at, &b.record_id)));
-        assert_eq!(
-            ids(&after),
-            expected
-                .iter()
-                .map(|a| a.record_id.clone())
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(ids(&after.artifacts), ids(&expected));
     }
 
     #[test]
