@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::verify::{VerifyOptions, VerifyReport};
 use crate::view::{short_id, Artifact, Run, View};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct AsOf {
     /// Read the store as it was at TIME (records made later are ignored).
     #[arg(long, value_name = "TIME")]
@@ -135,6 +135,19 @@ fn resolve_with(
     part: impl FnOnce(&str) -> Result<Option<View>>,
 ) -> Result<(Target, View)> {
     if partial && as_of.as_of.is_none() {
+        // A full id that `part` finds recorded is resolved by `part`'s records alone: an exact
+        // id is `resolve`'s first match, so reading the id's own records first (another pass
+        // over every segment's ids) would give the same target.
+        // Otherwise (unknown, or only named by a run) the whole store resolves it.
+        let id = reference.trim();
+        if crate::records::id::is_valid(id) {
+            let recorded = |v: &View| v.artifacts.contains_key(id) || v.runs.contains_key(id);
+            if let Some(view) = part(id)?.filter(recorded) {
+                return Ok((reference::resolve(store, &view, id)?, view));
+            }
+            let whole = as_of.view(store)?;
+            return Ok((reference::resolve(store, &whole, reference)?, whole));
+        }
         let named = reference::view_for(store, &[reference], &[])?;
         let target = reference::resolve(store, &named, reference)?;
         if let Some(view) = part(target.id())? {
@@ -605,13 +618,33 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert!(part.artifacts.len() + part.runs.len() < whole.artifacts.len());
+            // What `show ID` does: the node's neighbourhood is read once and resolves the id.
+            let reads = std::cell::Cell::new(0);
+            let (resolved, shown) =
+                resolve_with(&built.store, target.id(), &AsOf::default(), true, |id| {
+                    reads.set(reads.get() + 1);
+                    crate::graph::neighbourhood_view(&built.store, id)
+                })
+                .unwrap();
+            assert_eq!((&resolved, reads.get()), (&target, 1));
             for format in [Format::Text, Format::Json] {
-                assert_eq!(
-                    describe(&whole, &target, format).unwrap(),
-                    describe(&part, &target, format).unwrap(),
-                    "{target:?} {format:?}"
-                );
+                let expected = describe(&whole, &target, format).unwrap();
+                assert_eq!(expected, describe(&part, &target, format).unwrap());
+                assert_eq!(expected, describe(&shown, &target, format).unwrap());
             }
         }
+        // An id no record has is refused as resolving against the whole store refuses it.
+        let unknown = format!("blake3:{}", "0".repeat(64));
+        let refused = |e: Error| e.to_string();
+        assert_eq!(
+            resolve_with(&built.store, &unknown, &AsOf::default(), true, |id| {
+                crate::graph::neighbourhood_view(&built.store, id)
+            })
+            .map(|_| ())
+            .map_err(refused),
+            reference::resolve(&built.store, &whole, &unknown)
+                .map(|_| ())
+                .map_err(refused)
+        );
     }
 }

@@ -1416,6 +1416,10 @@ mod tests {
         };
         assert_eq!(cached_files().len(), 1);
         let again = LineageIndex::load(&store, None).unwrap();
+        assert!(
+            matches!(again.ids.base.bytes, ids::Arena::Mapped { .. }),
+            "the ids come mapped from the cache file (its checksum holds)"
+        );
         assert_eq!(again.node_count(), 8);
         assert_eq!(
             again.restricted_runs(&catalog, true),

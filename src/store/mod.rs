@@ -19,6 +19,7 @@
 //! and the stat cache stays on the local machine (it describes local files).
 
 pub mod backend;
+mod compact;
 pub mod object;
 pub mod segment;
 
@@ -674,64 +675,6 @@ impl Store {
         })
     }
 
-    fn compact_table<T: Table>(&self, report: &mut CompactReport) -> Result<()> {
-        let listed = self.segments(T::TABLE)?;
-        report.segments_before += listed.len();
-        if listed.len() <= 1 {
-            report.segments_after += listed.len();
-            return Ok(());
-        }
-        let mut seen = HashSet::new();
-        let mut merged: Vec<T> = Vec::new();
-        let mut read = Vec::new();
-        // In chunks, so that only one chunk's raw bytes are in memory at a time.
-        for chunk in fetch_chunks(&listed) {
-            let keys = keys_of(chunk);
-            let parts = self.read_segments::<T>(&keys)?;
-            for (key, part) in keys.into_iter().zip(parts) {
-                // A segment another compaction removed is already merged elsewhere.
-                let Some(records) = part else {
-                    continue;
-                };
-                read.push(key);
-                merged.extend(
-                    records
-                        .into_iter()
-                        .filter(|r| seen.insert(r.record_id().to_string())),
-                );
-            }
-        }
-        merged.sort_by(|a, b| {
-            a.recorded_at()
-                .cmp(&b.recorded_at())
-                .then_with(|| a.record_id().cmp(b.record_id()))
-        });
-        let mut receipt = AppendReceipt::default();
-        self.write_table(&merged, &mut receipt)?;
-        // Only now that the merged segment is durable may the inputs go.
-        self.backend.delete_many(&read)?;
-        report.records += merged.len();
-        report.segments_after += receipt.segments.len();
-        Ok(())
-    }
-
-    /// Merge each table's segments (into parts of at most [`SEGMENT_MAX_RECORDS`]) and remove
-    /// temporaries older than an hour.
-    pub fn compact(&self) -> Result<CompactReport> {
-        let mut report = CompactReport::default();
-        self.compact_table::<ArtifactRecord>(&mut report)?;
-        self.compact_table::<LicenseClaimRecord>(&mut report)?;
-        self.compact_table::<RunRecord>(&mut report)?;
-        self.compact_table::<ReleaseRecord>(&mut report)?;
-        self.compact_table::<WaiverRecord>(&mut report)?;
-        for tmp in self.stale_temporaries(std::time::Duration::from_secs(3600)) {
-            if std::fs::remove_file(&tmp).is_ok() {
-                report.temporaries_removed += 1;
-            }
-        }
-        Ok(report)
-    }
-
     /// Temporary files left behind by writers (and stat-cache updates) killed mid-write. On
     /// object storage a segment is one PUT, so only the local stat cache can have any.
     pub fn stale_temporaries(&self, age: std::time::Duration) -> Vec<PathBuf> {
@@ -831,7 +774,8 @@ mod tests {
         assert_eq!((report.segments_before, report.segments_after), (8, 5));
         let after = store.load().unwrap();
         assert_eq!(after.segments, 5);
-        // Listed by name, the parts give the records in the order compaction sorted them.
+        // Listed by name, the parts give the records in the order compaction sorted them (the
+        // segments are small, so they are read as one chunk and sorted together).
         let ids = |records: &[ArtifactRecord]| -> Vec<String> {
             records.iter().map(|a| a.record_id.clone()).collect()
         };

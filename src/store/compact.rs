@@ -1,0 +1,258 @@
+//! Compaction: each table's segments merged into de-duplicated parts of at most
+//! [`SEGMENT_MAX_RECORDS`](super::SEGMENT_MAX_RECORDS) records.
+//!
+//! A table is streamed, not held: a chunk of segments is decoded at a time, the records whose id
+//! was not seen before join a buffer, and whenever the buffer holds a full part it is sorted
+//! (`recorded_at`, then id) and its full parts are written. What stays in memory is the set of
+//! ids seen and at most a part plus a chunk of records, whatever the table's size. The segments
+//! read are deleted only after every part is durable, so the compaction is safe at any moment:
+//! beside writers, readers, and another compaction (see docs/store.md).
+
+use std::collections::HashSet;
+
+use super::{fetch_chunks_of, keys_of, AppendReceipt, CompactReport, Store, FETCH_CHUNK_BYTES};
+use crate::error::Result;
+use crate::records::StoredRecord;
+use crate::store::segment::Table;
+
+impl Store {
+    /// Merge each table's segments (into parts of at most [`super::SEGMENT_MAX_RECORDS`]) and
+    /// remove temporaries older than an hour.
+    pub fn compact(&self) -> Result<CompactReport> {
+        let mut report = CompactReport::default();
+        self.compact_table::<crate::records::ArtifactRecord>(&mut report)?;
+        self.compact_table::<crate::records::LicenseClaimRecord>(&mut report)?;
+        self.compact_table::<crate::records::RunRecord>(&mut report)?;
+        self.compact_table::<crate::records::ReleaseRecord>(&mut report)?;
+        self.compact_table::<crate::records::WaiverRecord>(&mut report)?;
+        for tmp in self.stale_temporaries(std::time::Duration::from_secs(3600)) {
+            if std::fs::remove_file(&tmp).is_ok() {
+                report.temporaries_removed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    fn compact_table<T: Table>(&self, report: &mut CompactReport) -> Result<()> {
+        self.compact_table_by::<T>(report, FETCH_CHUNK_BYTES)
+    }
+
+    /// [`Store::compact_table`] reading segments in chunks of at most `chunk_bytes` (a segment
+    /// larger than that is a chunk of its own).
+    fn compact_table_by<T: Table>(
+        &self,
+        report: &mut CompactReport,
+        chunk_bytes: u64,
+    ) -> Result<()> {
+        let listed = self.segments(T::TABLE)?;
+        report.segments_before += listed.len();
+        if listed.len() == 1 && self.is_compact::<T>(&listed[0].key)? {
+            report.segments_after += 1;
+            return Ok(());
+        }
+        let part = self.max_segment_records;
+        let mut seen = SeenIds::default();
+        let mut pending: Vec<T> = Vec::new();
+        let mut read = Vec::new();
+        let mut receipt = AppendReceipt::default();
+        for chunk in fetch_chunks_of(&listed, chunk_bytes) {
+            let keys = keys_of(chunk);
+            let parts = self.read_segments::<T>(&keys)?;
+            for (key, records) in keys.into_iter().zip(parts) {
+                // A segment another compaction removed is already merged elsewhere.
+                let Some(records) = records else {
+                    continue;
+                };
+                read.push(key);
+                pending.extend(records.into_iter().filter(|r| seen.insert(r.record_id())));
+            }
+            if pending.len() >= part {
+                sort_for_parts(&mut pending);
+                let full = pending.len() / part * part;
+                self.write_table(&pending[..full], &mut receipt)?;
+                pending.drain(..full);
+            }
+        }
+        sort_for_parts(&mut pending);
+        self.write_table(&pending, &mut receipt)?;
+        // Only now that every part is durable may the inputs go.
+        self.backend.delete_many(&read)?;
+        report.records += receipt.records;
+        report.segments_after += receipt.segments.len();
+        Ok(())
+    }
+
+    /// A table's only segment needs no rewrite when it is within the part size and holds each
+    /// record once. One written whole by an earlier version (a million records in one file)
+    /// is split; it would otherwise stay until the table's next write.
+    fn is_compact<T: Table>(&self, key: &str) -> Result<bool> {
+        let Some(records) = self.read_segment::<T>(key)? else {
+            return Ok(false);
+        };
+        let mut seen = SeenIds::default();
+        Ok(records.len() <= self.max_segment_records
+            && records.iter().all(|r| seen.insert(r.record_id())))
+    }
+}
+
+/// A part's order: by `recorded_at`, then id, so a part's statistics span a short time.
+fn sort_for_parts<T: StoredRecord>(records: &mut [T]) {
+    records.sort_by(|a, b| {
+        a.recorded_at()
+            .cmp(&b.recorded_at())
+            .then_with(|| a.record_id().cmp(b.record_id()))
+    });
+}
+
+/// The record ids a compaction has taken. Ids are BLAKE3 digests in lowercase hex (what
+/// sealing a record gives), kept as their 32 bytes: a million ids take about 40 MB instead of
+/// the ~100 MB of owned strings. Anything else (a store written by hand) is kept as text.
+#[derive(Default)]
+struct SeenIds {
+    digests: HashSet<[u8; 32]>,
+    other: HashSet<String>,
+}
+
+impl SeenIds {
+    /// `true` the first time `id` is seen.
+    fn insert(&mut self, id: &str) -> bool {
+        match lowercase_hex_digest(id) {
+            Some(digest) => self.digests.insert(digest),
+            None => self.other.insert(id.to_string()),
+        }
+    }
+}
+
+/// The 32 bytes of a 64-digit lowercase hex id. Upper case is refused: "AB" and "ab" are
+/// different ids and must not be merged.
+fn lowercase_hex_digest(id: &str) -> Option<[u8; 32]> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let bytes = id.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{testing::dataset, ArtifactRecord, Batch};
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn ids_of(store: &Store, key: &str) -> Vec<String> {
+        let records = store.read_segment::<ArtifactRecord>(key).unwrap().unwrap();
+        records.into_iter().map(|a| a.name.unwrap()).collect()
+    }
+
+    fn listed(store: &Store) -> Vec<String> {
+        let mut keys = keys_of(&store.segments("artifacts").unwrap());
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn a_table_is_merged_a_chunk_at_a_time_into_full_sorted_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap().with_max_segment_records(3);
+        // Record n is dated n seconds before t0, so later segments hold earlier records; every
+        // fourth segment repeats a record of an earlier one.
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let dated = |n: u8| ArtifactRecord {
+            recorded_at: t0 - Duration::seconds(n.into()),
+            ..dataset(n)
+        };
+        for n in 0..12u8 {
+            let mut artifacts = vec![dated(n)];
+            if n % 4 == 3 {
+                artifacts.push(dated(n - 3));
+            }
+            store
+                .append(Batch {
+                    artifacts,
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        let mut report = CompactReport::default();
+        // One segment per chunk: each part is written once the records read fill it, so a
+        // part holds the records of the segments read so far, never the whole table's earliest.
+        store
+            .compact_table_by::<ArtifactRecord>(&mut report, 1)
+            .unwrap();
+        assert_eq!(
+            (
+                report.segments_before,
+                report.segments_after,
+                report.records
+            ),
+            (12, 4, 12)
+        );
+        let parts: Vec<Vec<String>> = listed(&store).iter().map(|k| ids_of(&store, k)).collect();
+        let named = |ns: [u8; 3]| ns.iter().map(|n| format!("a{n}")).collect::<Vec<_>>();
+        assert_eq!(
+            parts,
+            vec![
+                named([2, 1, 0]),
+                named([5, 4, 3]),
+                named([8, 7, 6]),
+                named([11, 10, 9])
+            ]
+        );
+        assert_eq!(store.load().unwrap().artifacts.len(), 12);
+    }
+
+    #[test]
+    fn a_single_segment_is_kept_when_compact_and_split_when_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let roomy = Store::init(dir.path())
+            .unwrap()
+            .with_max_segment_records(10);
+        roomy
+            .append(Batch {
+                artifacts: (0..7).map(dataset).collect(),
+                ..Default::default()
+            })
+            .unwrap();
+        let before = listed(&roomy);
+        let report = roomy.compact().unwrap();
+        assert_eq!((report.segments_before, report.segments_after), (1, 1));
+        assert_eq!(listed(&roomy), before, "a compact segment is not rewritten");
+
+        // The same segment, for a store whose parts hold 3 records: written before the bound.
+        let bounded = Store::open(dir.path().to_str().unwrap())
+            .unwrap()
+            .with_max_segment_records(3);
+        let report = bounded.compact().unwrap();
+        assert_eq!((report.segments_before, report.segments_after), (1, 3));
+        let sizes: Vec<usize> = listed(&bounded)
+            .iter()
+            .map(|k| ids_of(&bounded, k).len())
+            .collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+        assert_eq!(bounded.load().unwrap().artifacts.len(), 7);
+    }
+
+    #[test]
+    fn seen_ids_merge_only_identical_ids() {
+        let mut seen = SeenIds::default();
+        let digest = "0123456789abcdef".repeat(4);
+        assert!(seen.insert(&digest));
+        assert!(!seen.insert(&digest));
+        // The same digits in upper case, or one digit shorter, are other ids.
+        assert!(seen.insert(&digest.to_uppercase()));
+        assert!(!seen.insert(&digest.to_uppercase()));
+        assert!(seen.insert(&digest[..63]));
+        assert!(seen.insert("hand-written-id"));
+        assert!(!seen.insert("hand-written-id"));
+        assert_eq!((seen.digests.len(), seen.other.len()), (1, 3));
+    }
+}
