@@ -2,18 +2,20 @@
 //! [`SEGMENT_MAX_RECORDS`](super::SEGMENT_MAX_RECORDS) records.
 //!
 //! A table is streamed, not held: a chunk of segments is decoded at a time, the records whose id
-//! was not seen before join a buffer, and whenever the buffer holds a full part it is sorted
-//! (`recorded_at`, then id) and its full parts are written. What stays in memory is the set of
-//! ids seen and at most a part plus a chunk of records, whatever the table's size. The segments
-//! read are deleted only after every part is durable, so the compaction is safe at any moment:
-//! beside writers, readers, and another compaction (see docs/store.md).
+//! was not seen before join a buffer, and after each chunk, if the buffer holds a full part, it
+//! is sorted (`recorded_at`, then id) and its full parts are written; the rest waits for the
+//! next chunk. What stays in memory is the set of ids seen and at most a part plus a chunk of
+//! records (a segment larger than a chunk, as an earlier version wrote, is decoded whole). The
+//! segments read are deleted only after every part is durable, so the compaction is safe at any
+//! moment: beside writers, readers, and another compaction (see docs/store.md).
 
 use std::collections::HashSet;
 
 use super::{fetch_chunks_of, keys_of, AppendReceipt, CompactReport, Store, FETCH_CHUNK_BYTES};
 use crate::error::Result;
 use crate::records::StoredRecord;
-use crate::store::segment::Table;
+use crate::store::backend::ObjectInfo;
+use crate::store::segment::{self, Table};
 
 impl Store {
     /// Merge each table's segments (into parts of at most [`super::SEGMENT_MAX_RECORDS`]) and
@@ -50,12 +52,39 @@ impl Store {
             report.segments_after += 1;
             return Ok(());
         }
+        let mut receipt = AppendReceipt::default();
+        let read = match self.merge_into_parts::<T>(&listed, chunk_bytes, &mut receipt) {
+            Ok(read) => read,
+            Err(e) => {
+                // The parts written so far repeat records of inputs that all stay, so they go:
+                // a compaction failing at the same bad segment every night must not add a copy
+                // of the table each time. Safe beside another compaction (one that listed them
+                // finds the same records in those inputs) and beside readers (a vanished
+                // segment makes them list again).
+                let _ = self.backend.delete_many(&receipt.segments);
+                return Err(e);
+            }
+        };
+        // Only now that every part is durable may the inputs go.
+        self.backend.delete_many(&read)?;
+        report.records += receipt.records;
+        report.segments_after += receipt.segments.len();
+        Ok(())
+    }
+
+    /// Write the de-duplicated records of the `listed` segments as parts (see the module
+    /// docs); the keys of the segments read, for deletion once every part is durable.
+    fn merge_into_parts<T: Table>(
+        &self,
+        listed: &[ObjectInfo],
+        chunk_bytes: u64,
+        receipt: &mut AppendReceipt,
+    ) -> Result<Vec<String>> {
         let part = self.max_segment_records;
         let mut seen = SeenIds::default();
         let mut pending: Vec<T> = Vec::new();
         let mut read = Vec::new();
-        let mut receipt = AppendReceipt::default();
-        for chunk in fetch_chunks_of(&listed, chunk_bytes) {
+        for chunk in fetch_chunks_of(listed, chunk_bytes) {
             let keys = keys_of(chunk);
             let parts = self.read_segments::<T>(&keys)?;
             for (key, records) in keys.into_iter().zip(parts) {
@@ -64,34 +93,41 @@ impl Store {
                     continue;
                 };
                 read.push(key);
+                pending.reserve(records.len());
                 pending.extend(records.into_iter().filter(|r| seen.insert(r.record_id())));
             }
             if pending.len() >= part {
                 sort_for_parts(&mut pending);
                 let full = pending.len() / part * part;
-                self.write_table(&pending[..full], &mut receipt)?;
+                self.write_table(&pending[..full], receipt)?;
                 pending.drain(..full);
             }
         }
         sort_for_parts(&mut pending);
-        self.write_table(&pending, &mut receipt)?;
-        // Only now that every part is durable may the inputs go.
-        self.backend.delete_many(&read)?;
-        report.records += receipt.records;
-        report.segments_after += receipt.segments.len();
-        Ok(())
+        self.write_table(&pending, receipt)?;
+        Ok(read)
     }
 
     /// A table's only segment needs no rewrite when it is within the part size and holds each
     /// record once. One written whole by an earlier version (a million records in one file)
     /// is split; it would otherwise stay until the table's next write.
     fn is_compact<T: Table>(&self, key: &str) -> Result<bool> {
-        let Some(records) = self.read_segment::<T>(key)? else {
+        let Some(bytes) = self.backend.get(key)? else {
             return Ok(false);
         };
+        // The footer first: an oversize segment is not decoded twice.
+        let count = segment::record_count::<T>(bytes.clone()).map_err(|reason| {
+            crate::Error::CorruptSegment {
+                path: self.segment_path(key),
+                reason,
+            }
+        })?;
+        if count > self.max_segment_records {
+            return Ok(false);
+        }
+        let records = self.decode_segment::<T>(key, bytes)?;
         let mut seen = SeenIds::default();
-        Ok(records.len() <= self.max_segment_records
-            && records.iter().all(|r| seen.insert(r.record_id())))
+        Ok(records.iter().all(|r| seen.insert(r.record_id())))
     }
 }
 
@@ -105,8 +141,8 @@ fn sort_for_parts<T: StoredRecord>(records: &mut [T]) {
 }
 
 /// The record ids a compaction has taken. Ids are BLAKE3 digests in lowercase hex (what
-/// sealing a record gives), kept as their 32 bytes: a million ids take about 40 MB instead of
-/// the ~100 MB of owned strings. Anything else (a store written by hand) is kept as text.
+/// sealing a record gives), kept as their 32 bytes: a million ids take about 70 MB instead of
+/// the ~120 MB of owned strings. Anything else (a store written by hand) is kept as text.
 #[derive(Default)]
 struct SeenIds {
     digests: HashSet<[u8; 32]>,
@@ -208,6 +244,34 @@ mod tests {
             ]
         );
         assert_eq!(store.load().unwrap().artifacts.len(), 12);
+    }
+
+    #[test]
+    fn a_compaction_that_fails_midway_leaves_the_store_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap().with_max_segment_records(2);
+        for n in 0..6u8 {
+            store
+                .append(Batch {
+                    artifacts: vec![dataset(n)],
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        // Named after every segment written so far, so it is read last.
+        let bad = store.dir().join("segments/artifacts/ffff-bad.parquet");
+        std::fs::write(&bad, b"definitely not parquet").unwrap();
+        let before = listed(&store);
+        let mut report = CompactReport::default();
+        // One segment per chunk: three parts are written before the bad segment is reached.
+        let err = store
+            .compact_table_by::<ArtifactRecord>(&mut report, 1)
+            .unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::CorruptSegment { path, .. } if path == &bad),
+            "{err}"
+        );
+        assert_eq!(listed(&store), before, "no part of the failed run is left");
     }
 
     #[test]
