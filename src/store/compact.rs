@@ -11,6 +11,8 @@
 
 use std::collections::HashSet;
 
+use rayon::prelude::*;
+
 use super::{fetch_chunks_of, keys_of, AppendReceipt, CompactReport, Store, FETCH_CHUNK_BYTES};
 use crate::error::Result;
 use crate::records::StoredRecord;
@@ -53,8 +55,8 @@ impl Store {
             return Ok(());
         }
         let mut receipt = AppendReceipt::default();
-        let read = match self.merge_into_parts::<T>(&listed, chunk_bytes, &mut receipt) {
-            Ok(read) => read,
+        let merged = match self.merge_into_parts::<T>(&listed, chunk_bytes, &mut receipt) {
+            Ok(merged) => merged,
             Err(e) => {
                 // The parts written so far repeat records of inputs that all stay, so they go:
                 // a compaction failing at the same bad segment every night must not add a copy
@@ -66,33 +68,49 @@ impl Store {
             }
         };
         // Only now that every part is durable may the inputs go.
-        self.backend.delete_many(&read)?;
+        self.backend.delete_many(&merged.read)?;
         report.records += receipt.records;
-        report.segments_after += receipt.segments.len();
+        report.segments_after += receipt.segments.len() + merged.kept;
         Ok(())
     }
 
     /// Write the de-duplicated records of the `listed` segments as parts (see the module
-    /// docs); the keys of the segments read, for deletion once every part is durable.
+    /// docs). A full segment (a part's size, as a compaction or a large write leaves it) is
+    /// first read for its ids alone, and kept as it is when none of them was seen before: a
+    /// second compaction rewrites only what was added since the first.
     fn merge_into_parts<T: Table>(
         &self,
         listed: &[ObjectInfo],
         chunk_bytes: u64,
         receipt: &mut AppendReceipt,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Merged> {
         let part = self.max_segment_records;
         let mut seen = SeenIds::default();
         let mut pending: Vec<T> = Vec::new();
-        let mut read = Vec::new();
+        let mut merged = Merged::default();
         for chunk in fetch_chunks_of(listed, chunk_bytes) {
             let keys = keys_of(chunk);
-            let parts = self.read_segments::<T>(&keys)?;
-            for (key, records) in keys.into_iter().zip(parts) {
-                // A segment another compaction removed is already merged elsewhere.
-                let Some(records) = records else {
-                    continue;
+            let fetched = self.fetch_segments(&keys)?;
+            let segments: Vec<Option<Fetched<T>>> = fetched
+                .into_par_iter()
+                .zip(keys.par_iter())
+                .map(|(bytes, key)| bytes.map(|b| self.open_for_merge::<T>(key, b)).transpose())
+                .collect::<Result<_>>()?;
+            for (key, segment) in keys.into_iter().zip(segments) {
+                let records = match segment {
+                    // A segment another compaction removed is already merged elsewhere.
+                    None => continue,
+                    Some(Fetched::Full { ids, .. }) if seen.all_new(&ids) => {
+                        ids.iter().for_each(|id| {
+                            seen.insert(id);
+                        });
+                        merged.kept += 1;
+                        continue;
+                    }
+                    Some(Fetched::Full { bytes, .. }) => self.decode_segment::<T>(&key, bytes)?,
+                    Some(Fetched::Records(records)) => records,
                 };
-                read.push(key);
+                merged.read.push(key);
                 pending.reserve(records.len());
                 pending.extend(records.into_iter().filter(|r| seen.insert(r.record_id())));
             }
@@ -105,7 +123,35 @@ impl Store {
         }
         sort_for_parts(&mut pending);
         self.write_table(&pending, receipt)?;
-        Ok(read)
+        Ok(merged)
+    }
+
+    /// A fetched segment: a full one's ids (its records are decoded only if it is rewritten),
+    /// any other's records.
+    fn open_for_merge<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<Fetched<T>> {
+        if self.record_count::<T>(key, bytes.clone())? != self.max_segment_records {
+            return Ok(Fetched::Records(self.decode_segment::<T>(key, bytes)?));
+        }
+        let mut ids = Vec::with_capacity(self.max_segment_records);
+        for batch in self.decode_columns(key, bytes.clone(), T::TABLE, &["record_id"])? {
+            let column = batch
+                .column_by_name("record_id")
+                .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
+                .ok_or_else(|| crate::Error::CorruptSegment {
+                    path: self.segment_path(key),
+                    reason: "no text column 'record_id'".into(),
+                })?;
+            ids.extend(column.iter().map(|id| id.unwrap_or_default().to_string()));
+        }
+        Ok(Fetched::Full { ids, bytes })
+    }
+
+    /// A segment's record count, from its footer; the error names the segment.
+    fn record_count<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<usize> {
+        segment::record_count::<T>(bytes).map_err(|reason| crate::Error::CorruptSegment {
+            path: self.segment_path(key),
+            reason,
+        })
     }
 
     /// A table's only segment needs no rewrite when it is within the part size and holds each
@@ -116,19 +162,30 @@ impl Store {
             return Ok(false);
         };
         // The footer first: an oversize segment is not decoded twice.
-        let count = segment::record_count::<T>(bytes.clone()).map_err(|reason| {
-            crate::Error::CorruptSegment {
-                path: self.segment_path(key),
-                reason,
-            }
-        })?;
-        if count > self.max_segment_records {
+        if self.record_count::<T>(key, bytes.clone())? > self.max_segment_records {
             return Ok(false);
         }
         let records = self.decode_segment::<T>(key, bytes)?;
         let mut seen = SeenIds::default();
         Ok(records.iter().all(|r| seen.insert(r.record_id())))
     }
+}
+
+/// What a table's merge did besides writing parts.
+#[derive(Default)]
+struct Merged {
+    /// Segments read and merged into the parts: deleted once every part is durable.
+    read: Vec<String>,
+    /// Full segments of ids not seen before, left as they are.
+    kept: usize,
+}
+
+enum Fetched<T> {
+    Full {
+        ids: Vec<String>,
+        bytes: bytes::Bytes,
+    },
+    Records(Vec<T>),
 }
 
 /// A part's order: by `recorded_at`, then id, so a part's statistics span a short time.
@@ -150,6 +207,19 @@ struct SeenIds {
 }
 
 impl SeenIds {
+    /// Whether none of `ids` was seen, nor any of them twice (nothing is taken).
+    fn all_new(&self, ids: &[String]) -> bool {
+        let mut own = SeenIds::default();
+        ids.iter().all(|id| !self.contains(id) && own.insert(id))
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        match lowercase_hex_digest(id) {
+            Some(digest) => self.digests.contains(&digest),
+            None => self.other.contains(id),
+        }
+    }
+
     /// `true` the first time `id` is seen.
     fn insert(&mut self, id: &str) -> bool {
         match lowercase_hex_digest(id) {
@@ -244,6 +314,54 @@ mod tests {
             ]
         );
         assert_eq!(store.load().unwrap().artifacts.len(), 12);
+    }
+
+    #[test]
+    fn full_segments_of_new_ids_are_kept_and_the_rest_is_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap().with_max_segment_records(3);
+        let write = |artifacts: Vec<ArtifactRecord>| {
+            store
+                .append(Batch {
+                    artifacts,
+                    ..Default::default()
+                })
+                .unwrap()
+        };
+        for n in 0..7u8 {
+            write(vec![dataset(n)]);
+        }
+        let first = store.compact().unwrap();
+        assert_eq!((first.segments_after, first.records), (3, 7));
+        let parts = listed(&store);
+
+        // A second compaction keeps the two full parts and rewrites only the last one.
+        let second = store.compact().unwrap();
+        assert_eq!((second.segments_after, second.records), (3, 1));
+        let now = listed(&store);
+        let kept: Vec<&String> = parts.iter().filter(|k| now.contains(k)).collect();
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|k| ids_of(&store, k.as_str()).len() == 3));
+
+        // A full segment that repeats an id seen before (record 0), or holds one twice, is merged.
+        write(vec![dataset(0), dataset(7), dataset(8)]);
+        let twice = ArtifactRecord {
+            recorded_at: dataset(9).recorded_at + chrono::Duration::seconds(1),
+            ..dataset(9)
+        };
+        write(vec![dataset(9), twice, dataset(10)]);
+        let third = store.compact().unwrap();
+        assert_eq!((third.segments_before, third.segments_after), (5, 4));
+        assert_eq!(third.records, 5, "6, then 7 and 8, then 9 and 10");
+        let mut names: Vec<String> = listed(&store)
+            .iter()
+            .flat_map(|k| ids_of(&store, k))
+            .collect();
+        names.sort();
+        let mut expected: Vec<String> = (0..11).map(|n| format!("a{n}")).collect();
+        expected.sort();
+        assert_eq!(names, expected, "every record once");
+        assert!(kept.iter().all(|k| listed(&store).contains(k)));
     }
 
     #[test]
