@@ -8,6 +8,11 @@
 //! records (a segment larger than a chunk, as an earlier version wrote, is decoded whole). The
 //! segments read are deleted only after every part is durable, so the compaction is safe at any
 //! moment: beside writers, readers, and another compaction (see docs/store.md).
+//!
+//! First, the id columns alone are read: a full segment (a part's size) none of whose ids
+//! occurs elsewhere in the listing is kept as it is, so compacting again rewrites only each
+//! table's last part and what was added since. Every record dropped from a deleted segment is
+//! thereby in a part this compaction wrote, never only in a kept segment.
 
 use std::collections::HashSet;
 
@@ -54,9 +59,15 @@ impl Store {
             report.segments_after += 1;
             return Ok(());
         }
+        let keep = self.keepable::<T>(&listed, chunk_bytes)?;
+        let merge: Vec<ObjectInfo> = listed
+            .iter()
+            .filter(|info| !keep.contains(&info.key))
+            .cloned()
+            .collect();
         let mut receipt = AppendReceipt::default();
-        let merged = match self.merge_into_parts::<T>(&listed, chunk_bytes, &mut receipt) {
-            Ok(merged) => merged,
+        let read = match self.merge_into_parts::<T>(&merge, chunk_bytes, &mut receipt) {
+            Ok(read) => read,
             Err(e) => {
                 // The parts written so far repeat records of inputs that all stay, so they go:
                 // a compaction failing at the same bad segment every night must not add a copy
@@ -68,49 +79,86 @@ impl Store {
             }
         };
         // Only now that every part is durable may the inputs go.
-        self.backend.delete_many(&merged.read)?;
+        self.backend.delete_many(&read)?;
         report.records += receipt.records;
-        report.segments_after += receipt.segments.len() + merged.kept;
+        report.segments_after += receipt.segments.len() + keep.len();
         Ok(())
     }
 
+    /// The full segments (exactly a part's size, as a compaction or a large write leaves them)
+    /// that stay as they are: every id in them occurs once in the whole listing, so a second
+    /// compaction rewrites only what was added since the first. Ids found in more than one
+    /// segment (or twice in one) keep their segments in the merge: a record this compaction
+    /// drops from a segment it deletes must be in a part it wrote itself, never only in a
+    /// segment it kept, which another compaction may be deleting at the same moment.
+    fn keepable<T: Table>(
+        &self,
+        listed: &[ObjectInfo],
+        chunk_bytes: u64,
+    ) -> Result<HashSet<String>> {
+        let part = self.max_segment_records;
+        let mut once = SeenIds::default();
+        let mut repeated = SeenIds::default();
+        let mut full: Vec<(String, Vec<IdKey>)> = Vec::new();
+        for chunk in fetch_chunks_of(listed, chunk_bytes) {
+            let keys = keys_of(chunk);
+            let fetched = self.fetch_segments(&keys)?;
+            let ids: Vec<Option<(bool, Option<Vec<IdKey>>)>> = fetched
+                .into_par_iter()
+                .zip(keys.par_iter())
+                .map(|(bytes, key)| {
+                    bytes
+                        .map(|b| -> Result<_> {
+                            let is_full = self.record_count::<T>(key, b.clone())? == part;
+                            Ok((is_full, self.record_ids::<T>(key, b)?))
+                        })
+                        .transpose()
+                })
+                .collect::<Result<_>>()?;
+            for (key, found) in keys.into_iter().zip(ids) {
+                // Vanished (merged by another compaction), or with a missing id (the merge
+                // decodes it and names it): not kept.
+                let Some((is_full, Some(ids))) = found else {
+                    continue;
+                };
+                for id in &ids {
+                    if !once.insert_key(id.clone()) {
+                        repeated.insert_key(id.clone());
+                    }
+                }
+                if is_full {
+                    full.push((key, ids));
+                }
+            }
+        }
+        Ok(full
+            .into_iter()
+            .filter(|(_, ids)| ids.iter().all(|id| !repeated.contains_key(id)))
+            .map(|(key, _)| key)
+            .collect())
+    }
+
     /// Write the de-duplicated records of the `listed` segments as parts (see the module
-    /// docs). A full segment (a part's size, as a compaction or a large write leaves it) is
-    /// first read for its ids alone, and kept as it is when none of them was seen before: a
-    /// second compaction rewrites only what was added since the first.
+    /// docs); the keys of the segments read, for deletion once every part is durable.
     fn merge_into_parts<T: Table>(
         &self,
         listed: &[ObjectInfo],
         chunk_bytes: u64,
         receipt: &mut AppendReceipt,
-    ) -> Result<Merged> {
+    ) -> Result<Vec<String>> {
         let part = self.max_segment_records;
         let mut seen = SeenIds::default();
         let mut pending: Vec<T> = Vec::new();
-        let mut merged = Merged::default();
+        let mut read = Vec::new();
         for chunk in fetch_chunks_of(listed, chunk_bytes) {
             let keys = keys_of(chunk);
-            let fetched = self.fetch_segments(&keys)?;
-            let segments: Vec<Option<Fetched<T>>> = fetched
-                .into_par_iter()
-                .zip(keys.par_iter())
-                .map(|(bytes, key)| bytes.map(|b| self.open_for_merge::<T>(key, b)).transpose())
-                .collect::<Result<_>>()?;
-            for (key, segment) in keys.into_iter().zip(segments) {
-                let records = match segment {
-                    // A segment another compaction removed is already merged elsewhere.
-                    None => continue,
-                    Some(Fetched::Full { ids, .. }) if seen.all_new(&ids) => {
-                        ids.iter().for_each(|id| {
-                            seen.insert(id);
-                        });
-                        merged.kept += 1;
-                        continue;
-                    }
-                    Some(Fetched::Full { bytes, .. }) => self.decode_segment::<T>(&key, bytes)?,
-                    Some(Fetched::Records(records)) => records,
+            let parts = self.read_segments::<T>(&keys)?;
+            for (key, records) in keys.into_iter().zip(parts) {
+                // A segment another compaction removed is already merged elsewhere.
+                let Some(records) = records else {
+                    continue;
                 };
-                merged.read.push(key);
+                read.push(key);
                 pending.reserve(records.len());
                 pending.extend(records.into_iter().filter(|r| seen.insert(r.record_id())));
             }
@@ -123,17 +171,13 @@ impl Store {
         }
         sort_for_parts(&mut pending);
         self.write_table(&pending, receipt)?;
-        Ok(merged)
+        Ok(read)
     }
 
-    /// A fetched segment: a full one's ids (its records are decoded only if it is rewritten),
-    /// any other's records.
-    fn open_for_merge<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<Fetched<T>> {
-        if self.record_count::<T>(key, bytes.clone())? != self.max_segment_records {
-            return Ok(Fetched::Records(self.decode_segment::<T>(key, bytes)?));
-        }
-        let mut ids = Vec::with_capacity(self.max_segment_records);
-        for batch in self.decode_columns(key, bytes.clone(), T::TABLE, &["record_id"])? {
+    /// A segment's record ids (its id column alone decoded); `None` if one is missing.
+    fn record_ids<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<Option<Vec<IdKey>>> {
+        let mut ids = Vec::new();
+        for batch in self.decode_columns(key, bytes, T::TABLE, &["record_id"])? {
             let column = batch
                 .column_by_name("record_id")
                 .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
@@ -141,9 +185,14 @@ impl Store {
                     path: self.segment_path(key),
                     reason: "no text column 'record_id'".into(),
                 })?;
-            ids.extend(column.iter().map(|id| id.unwrap_or_default().to_string()));
+            for id in column {
+                let Some(id) = id else {
+                    return Ok(None);
+                };
+                ids.push(IdKey::of(id));
+            }
         }
-        Ok(Fetched::Full { ids, bytes })
+        Ok(Some(ids))
     }
 
     /// A segment's record count, from its footer; the error names the segment.
@@ -171,23 +220,6 @@ impl Store {
     }
 }
 
-/// What a table's merge did besides writing parts.
-#[derive(Default)]
-struct Merged {
-    /// Segments read and merged into the parts: deleted once every part is durable.
-    read: Vec<String>,
-    /// Full segments of ids not seen before, left as they are.
-    kept: usize,
-}
-
-enum Fetched<T> {
-    Full {
-        ids: Vec<String>,
-        bytes: bytes::Bytes,
-    },
-    Records(Vec<T>),
-}
-
 /// A part's order: by `recorded_at`, then id, so a part's statistics span a short time.
 fn sort_for_parts<T: StoredRecord>(records: &mut [T]) {
     records.sort_by(|a, b| {
@@ -197,35 +229,40 @@ fn sort_for_parts<T: StoredRecord>(records: &mut [T]) {
     });
 }
 
-/// The record ids a compaction has taken. Ids are BLAKE3 digests in lowercase hex (what
-/// sealing a record gives), kept as their 32 bytes: a million ids take about 70 MB instead of
-/// the ~120 MB of owned strings. Anything else (a store written by hand) is kept as text.
-#[derive(Default)]
-struct SeenIds {
-    digests: HashSet<[u8; 32]>,
-    other: HashSet<String>,
+/// A record id as a compaction keeps it: a BLAKE3 digest in lowercase hex (what sealing a
+/// record gives) as its 32 bytes, anything else (a store written by hand) as text. A million
+/// ids take about 90 MB in a set instead of the ~120 MB of owned strings.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum IdKey {
+    Digest([u8; 32]),
+    Text(Box<str>),
 }
 
-impl SeenIds {
-    /// Whether none of `ids` was seen, nor any of them twice (nothing is taken).
-    fn all_new(&self, ids: &[String]) -> bool {
-        let mut own = SeenIds::default();
-        ids.iter().all(|id| !self.contains(id) && own.insert(id))
-    }
-
-    fn contains(&self, id: &str) -> bool {
+impl IdKey {
+    fn of(id: &str) -> IdKey {
         match lowercase_hex_digest(id) {
-            Some(digest) => self.digests.contains(&digest),
-            None => self.other.contains(id),
+            Some(digest) => IdKey::Digest(digest),
+            None => IdKey::Text(id.into()),
         }
     }
+}
 
+/// The record ids a compaction has taken.
+#[derive(Default)]
+struct SeenIds(HashSet<IdKey>);
+
+impl SeenIds {
     /// `true` the first time `id` is seen.
     fn insert(&mut self, id: &str) -> bool {
-        match lowercase_hex_digest(id) {
-            Some(digest) => self.digests.insert(digest),
-            None => self.other.insert(id.to_string()),
-        }
+        self.0.insert(IdKey::of(id))
+    }
+
+    fn insert_key(&mut self, id: IdKey) -> bool {
+        self.0.insert(id)
+    }
+
+    fn contains_key(&self, id: &IdKey) -> bool {
+        self.0.contains(id)
     }
 }
 
@@ -259,6 +296,16 @@ mod tests {
         records.into_iter().map(|a| a.name.unwrap()).collect()
     }
 
+    /// One write of `artifacts` (one segment, or several past the part size).
+    fn write(store: &Store, artifacts: Vec<ArtifactRecord>) {
+        store
+            .append(Batch {
+                artifacts,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+
     fn listed(store: &Store) -> Vec<String> {
         let mut keys = keys_of(&store.segments("artifacts").unwrap());
         keys.sort();
@@ -281,12 +328,7 @@ mod tests {
             if n % 4 == 3 {
                 artifacts.push(dated(n - 3));
             }
-            store
-                .append(Batch {
-                    artifacts,
-                    ..Default::default()
-                })
-                .unwrap();
+            write(&store, artifacts);
         }
         let mut report = CompactReport::default();
         // One segment per chunk: each part is written once the records read fill it, so a
@@ -320,14 +362,7 @@ mod tests {
     fn full_segments_of_new_ids_are_kept_and_the_rest_is_merged() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::init(dir.path()).unwrap().with_max_segment_records(3);
-        let write = |artifacts: Vec<ArtifactRecord>| {
-            store
-                .append(Batch {
-                    artifacts,
-                    ..Default::default()
-                })
-                .unwrap()
-        };
+        let write = |artifacts| write(&store, artifacts);
         for n in 0..7u8 {
             write(vec![dataset(n)]);
         }
@@ -343,16 +378,22 @@ mod tests {
         assert_eq!(kept.len(), 2);
         assert!(kept.iter().all(|k| ids_of(&store, k.as_str()).len() == 3));
 
-        // A full segment that repeats an id seen before (record 0), or holds one twice, is merged.
+        // Full segments sharing an id (record 0, also in the first kept part), or holding one
+        // twice, are all merged; only the other kept part stays.
         write(vec![dataset(0), dataset(7), dataset(8)]);
         let twice = ArtifactRecord {
             recorded_at: dataset(9).recorded_at + chrono::Duration::seconds(1),
             ..dataset(9)
         };
         write(vec![dataset(9), twice, dataset(10)]);
+        let holding_0 = kept
+            .iter()
+            .find(|k| ids_of(&store, k.as_str()).contains(&"a0".to_string()))
+            .map(|k| k.to_string())
+            .unwrap();
         let third = store.compact().unwrap();
         assert_eq!((third.segments_before, third.segments_after), (5, 4));
-        assert_eq!(third.records, 5, "6, then 7 and 8, then 9 and 10");
+        assert_eq!(third.records, 8, "0-2, 6, 7-8, 9-10");
         let mut names: Vec<String> = listed(&store)
             .iter()
             .flat_map(|k| ids_of(&store, k))
@@ -361,7 +402,26 @@ mod tests {
         let mut expected: Vec<String> = (0..11).map(|n| format!("a{n}")).collect();
         expected.sort();
         assert_eq!(names, expected, "every record once");
-        assert!(kept.iter().all(|k| listed(&store).contains(k)));
+        let now = listed(&store);
+        assert!(!now.contains(&holding_0));
+        assert_eq!(kept.iter().filter(|k| now.contains(k)).count(), 1);
+    }
+
+    #[test]
+    fn full_segments_with_the_same_ids_are_both_merged() {
+        // Were the first kept, deleting the second would leave its records only in a segment
+        // another compaction (the one that wrote the second from the first) may be deleting.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap().with_max_segment_records(3);
+        for _ in 0..2 {
+            write(&store, (0..3).map(dataset).collect());
+        }
+        let before = listed(&store);
+        let report = store.compact().unwrap();
+        assert_eq!((report.segments_after, report.records), (1, 3));
+        let after = listed(&store);
+        assert!(before.iter().all(|k| !after.contains(k)), "both merged");
+        assert_eq!(store.load().unwrap().artifacts.len(), 3);
     }
 
     #[test]
@@ -369,12 +429,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::init(dir.path()).unwrap().with_max_segment_records(2);
         for n in 0..6u8 {
-            store
-                .append(Batch {
-                    artifacts: vec![dataset(n)],
-                    ..Default::default()
-                })
-                .unwrap();
+            write(&store, vec![dataset(n)]);
         }
         // Named after every segment written so far, so it is read last.
         let bad = store.dir().join("segments/artifacts/ffff-bad.parquet");
@@ -398,12 +453,7 @@ mod tests {
         let roomy = Store::init(dir.path())
             .unwrap()
             .with_max_segment_records(10);
-        roomy
-            .append(Batch {
-                artifacts: (0..7).map(dataset).collect(),
-                ..Default::default()
-            })
-            .unwrap();
+        write(&roomy, (0..7).map(dataset).collect());
         let before = listed(&roomy);
         let report = roomy.compact().unwrap();
         assert_eq!((report.segments_before, report.segments_after), (1, 1));
@@ -435,6 +485,11 @@ mod tests {
         assert!(seen.insert(&digest[..63]));
         assert!(seen.insert("hand-written-id"));
         assert!(!seen.insert("hand-written-id"));
-        assert_eq!((seen.digests.len(), seen.other.len()), (1, 3));
+        let digests = seen
+            .0
+            .iter()
+            .filter(|k| matches!(k, IdKey::Digest(_)))
+            .count();
+        assert_eq!((digests, seen.0.len()), (1, 4));
     }
 }
