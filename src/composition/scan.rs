@@ -570,28 +570,21 @@ impl DecimalText {
         // Digits of |x|, least significant first (i128 has at most 39).
         let mut digits = [0u8; 40];
         let mut n = 0;
-        let v = x.unsigned_abs();
-        // 128-bit division is a library call; most values fit 64 bits, where dividing by 10 is
-        // a multiplication.
-        match u64::try_from(v) {
-            Ok(mut v) => loop {
-                digits[n] = b'0' + (v % 10) as u8;
-                n += 1;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
-            },
-            Err(_) => {
-                let mut v = v;
-                loop {
-                    digits[n] = b'0' + (v % 10) as u8;
-                    n += 1;
-                    v /= 10;
-                    if v == 0 {
-                        break;
-                    }
-                }
+        // 128-bit division is a library call: only the digits above 64 bits take it; below,
+        // dividing by 10 is a multiplication.
+        let mut wide = x.unsigned_abs();
+        while wide > u128::from(u64::MAX) {
+            digits[n] = b'0' + (wide % 10) as u8;
+            n += 1;
+            wide /= 10;
+        }
+        let mut v = wide as u64;
+        loop {
+            digits[n] = b'0' + (v % 10) as u8;
+            n += 1;
+            v /= 10;
+            if v == 0 {
+                break;
             }
         }
         // Scale is at most 38 (polars' invariant); clamp so a corrupt schema cannot overflow.
@@ -710,6 +703,42 @@ mod tests {
                 got.push(String::from_utf8(buf.as_ref().to_vec()).unwrap());
             }
             assert_eq!(got, expected, "scale {scale}");
+        }
+    }
+
+    #[test]
+    fn wide_decimals_format_like_their_integer_text() {
+        // Values past 64 bits take the 128-bit digits first, then the 64-bit ones.
+        let reference = |x: i128, scale: usize| {
+            let digits = x.unsigned_abs().to_string();
+            let padded = format!("{digits:0>width$}", width = scale + 1);
+            let (whole, fraction) = padded.split_at(padded.len() - scale);
+            let sign = if x < 0 { "-" } else { "" };
+            match scale {
+                0 => format!("{sign}{whole}"),
+                _ => format!("{sign}{whole}.{fraction}"),
+            }
+        };
+        let wide = i128::from(u64::MAX);
+        let mut buf = DecimalText::default();
+        for x in [
+            wide,
+            wide + 1,
+            -(wide + 1),
+            10i128.pow(30) + 7,
+            i128::MAX,
+            i128::MIN,
+            12,
+            0,
+        ] {
+            for scale in [0usize, 3, 20, 38] {
+                buf.format(x, scale);
+                assert_eq!(
+                    String::from_utf8(buf.as_ref().to_vec()).unwrap(),
+                    reference(x, scale),
+                    "{x} scale {scale}"
+                );
+            }
         }
     }
 

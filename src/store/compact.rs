@@ -22,7 +22,7 @@ use super::{fetch_chunks_of, keys_of, AppendReceipt, CompactReport, Store, FETCH
 use crate::error::Result;
 use crate::records::StoredRecord;
 use crate::store::backend::ObjectInfo;
-use crate::store::segment::{self, Table};
+use crate::store::segment::Table;
 
 impl Store {
     /// Merge each table's segments (into parts of at most [`super::SEGMENT_MAX_RECORDS`]) and
@@ -55,10 +55,6 @@ impl Store {
     ) -> Result<()> {
         let listed = self.segments(T::TABLE)?;
         report.segments_before += listed.len();
-        if listed.len() == 1 && self.is_compact::<T>(&listed[0].key)? {
-            report.segments_after += 1;
-            return Ok(());
-        }
         let keep = self.keepable::<T>(&listed, chunk_bytes)?;
         let merge: Vec<ObjectInfo> = listed
             .iter()
@@ -87,38 +83,37 @@ impl Store {
 
     /// The full segments (exactly a part's size, as a compaction or a large write leaves them)
     /// that stay as they are: every id in them occurs once in the whole listing, so a second
-    /// compaction rewrites only what was added since the first. Ids found in more than one
-    /// segment (or twice in one) keep their segments in the merge: a record this compaction
-    /// drops from a segment it deletes must be in a part it wrote itself, never only in a
-    /// segment it kept, which another compaction may be deleting at the same moment.
+    /// compaction rewrites only what was added since the first. A table's only segment stays
+    /// when it is within the part size; one written whole by an earlier version (a million
+    /// records in one file) is split. Ids found in more than one segment (or twice in one) keep
+    /// their segments in the merge: a record this compaction drops from a segment it deletes
+    /// must be in a part it wrote itself, never only in a segment it kept, which another
+    /// compaction may be deleting at the same moment.
     fn keepable<T: Table>(
         &self,
         listed: &[ObjectInfo],
         chunk_bytes: u64,
     ) -> Result<HashSet<String>> {
         let part = self.max_segment_records;
+        let fits = |records: usize| match listed.len() {
+            1 => records <= part,
+            _ => records == part,
+        };
         let mut once = SeenIds::default();
         let mut repeated = SeenIds::default();
         let mut full: Vec<(String, Vec<IdKey>)> = Vec::new();
         for chunk in fetch_chunks_of(listed, chunk_bytes) {
             let keys = keys_of(chunk);
             let fetched = self.fetch_segments(&keys)?;
-            let ids: Vec<Option<(bool, Option<Vec<IdKey>>)>> = fetched
+            let ids: Vec<Option<Option<Vec<IdKey>>>> = fetched
                 .into_par_iter()
                 .zip(keys.par_iter())
-                .map(|(bytes, key)| {
-                    bytes
-                        .map(|b| -> Result<_> {
-                            let is_full = self.record_count::<T>(key, b.clone())? == part;
-                            Ok((is_full, self.record_ids::<T>(key, b)?))
-                        })
-                        .transpose()
-                })
+                .map(|(bytes, key)| bytes.map(|b| self.record_ids::<T>(key, b)).transpose())
                 .collect::<Result<_>>()?;
             for (key, found) in keys.into_iter().zip(ids) {
                 // Vanished (merged by another compaction), or with a missing id (the merge
                 // decodes it and names it): not kept.
-                let Some((is_full, Some(ids))) = found else {
+                let Some(Some(ids)) = found else {
                     continue;
                 };
                 for id in &ids {
@@ -126,7 +121,7 @@ impl Store {
                         repeated.insert_key(id.clone());
                     }
                 }
-                if is_full {
+                if fits(ids.len()) {
                     full.push((key, ids));
                 }
             }
@@ -193,30 +188,6 @@ impl Store {
             }
         }
         Ok(Some(ids))
-    }
-
-    /// A segment's record count, from its footer; the error names the segment.
-    fn record_count<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<usize> {
-        segment::record_count::<T>(bytes).map_err(|reason| crate::Error::CorruptSegment {
-            path: self.segment_path(key),
-            reason,
-        })
-    }
-
-    /// A table's only segment needs no rewrite when it is within the part size and holds each
-    /// record once. One written whole by an earlier version (a million records in one file)
-    /// is split; it would otherwise stay until the table's next write.
-    fn is_compact<T: Table>(&self, key: &str) -> Result<bool> {
-        let Some(bytes) = self.backend.get(key)? else {
-            return Ok(false);
-        };
-        // The footer first: an oversize segment is not decoded twice.
-        if self.record_count::<T>(key, bytes.clone())? > self.max_segment_records {
-            return Ok(false);
-        }
-        let records = self.decode_segment::<T>(key, bytes)?;
-        let mut seen = SeenIds::default();
-        Ok(records.iter().all(|r| seen.insert(r.record_id())))
     }
 }
 

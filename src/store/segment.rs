@@ -878,12 +878,6 @@ fn projection(
     ProjectionMask::roots(builder.parquet_schema(), roots)
 }
 
-/// The number of records a segment holds, from its footer (nothing is decoded).
-pub fn record_count<T: Table>(bytes: Bytes) -> Result<usize, DecodeError> {
-    let rows = open(bytes, T::TABLE)?.metadata().file_metadata().num_rows();
-    usize::try_from(rows).map_err(|_| format!("footer gives {rows} rows"))
-}
-
 /// Decode a segment's bytes.
 pub fn decode<T: Table>(bytes: Bytes) -> Result<Vec<T>, DecodeError> {
     let mut out = Vec::new();
