@@ -468,7 +468,7 @@ fn compact_keeps_every_record() {
     assert!(text.contains("lineage index cached"), "{text}");
 }
 
-/// The store's own segments, in both encodings (plain one-record writes, snappy with
+/// The store's own segments, in both encodings (plain one-record writes, zstd with
 /// dictionaries for large ones), open in DuckDB and polars where they lie.
 #[test]
 fn store_segments_open_in_duckdb_and_polars_where_they_lie() {

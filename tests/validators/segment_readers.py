@@ -2,7 +2,7 @@
 
 Usage: segment_readers.py STORE_DIR EXPECTED_JSON
 EXPECTED_JSON maps table names to the number of distinct record ids. Segments come in two
-encodings (plain for small writes, snappy with dictionaries for large ones); both engines must
+encodings (plain for small writes, zstd with dictionaries for large ones); both engines must
 read every segment of every table and, de-duplicated by record_id, find the expected counts.
 """
 import json
@@ -27,8 +27,8 @@ for table, count in expected.items():
 codecs = {c for (c,) in duckdb.sql(
     f"SELECT DISTINCT compression FROM parquet_metadata('{segments / 'artifacts' / '*.parquet'}')"
 ).fetchall()}
-if not {"UNCOMPRESSED", "SNAPPY"} <= codecs:
-    print(json.dumps({"codecs": sorted(codecs), "expected": ["SNAPPY", "UNCOMPRESSED"]}))
+if not {"UNCOMPRESSED", "ZSTD"} <= codecs:
+    print(json.dumps({"codecs": sorted(codecs), "expected": ["UNCOMPRESSED", "ZSTD"]}))
     sys.exit(1)
 found["artifact_codecs"] = sorted(codecs)
 print(json.dumps(found))
