@@ -23,7 +23,7 @@ use crate::store::Store;
 mod cache;
 mod ids;
 
-use ids::Ids;
+use ids::{Ids, Warmer};
 
 /// Node index in a [`LineageIndex`].
 pub type NodeId = u32;
@@ -365,8 +365,28 @@ fn corrupt(store: &Store, table: &str, reason: String) -> crate::Error {
     }
 }
 
-/// How many rows ahead the builder asks for the id slots it will probe.
-const PREFETCH_ROWS: usize = 4;
+/// Rows whose ids are brought into cache together before they are interned (see
+/// [`Warmer`]): a run row names about five ids, an artifact row one.
+const WARM_RUN_ROWS: usize = 64;
+const WARM_ARTIFACT_ROWS: usize = 256;
+
+/// The ids of one row's list of items (inputs' artifact ids, or outputs).
+fn listed<'a>(
+    list: Option<&'a ListArray>,
+    items: Option<&'a StringArray>,
+    row: usize,
+) -> impl Iterator<Item = &'a str> + 'a {
+    let range = match list {
+        Some(l) if !l.is_null(row) => {
+            let offs = l.value_offsets();
+            offs[row] as usize..offs[row + 1] as usize
+        }
+        _ => 0..0,
+    };
+    items
+        .into_iter()
+        .flat_map(move |i| range.clone().map(move |j| i.value(j)))
+}
 
 /// The edges and order of a cached index being extended.
 struct Earlier {
@@ -444,6 +464,7 @@ struct Builder<'s> {
     roles: Vec<(&'static str, u8)>,
     /// Artifact and run segments read into the index.
     segments: usize,
+    warmer: Warmer,
 }
 
 impl<'s> Builder<'s> {
@@ -463,6 +484,7 @@ impl<'s> Builder<'s> {
             clock_base: None,
             roles: Self::roles(),
             segments: 0,
+            warmer: Warmer::default(),
         }
     }
 
@@ -513,6 +535,7 @@ impl<'s> Builder<'s> {
             run_clock: clocks,
             roles: Self::roles(),
             segments,
+            warmer: Warmer::default(),
         }
     }
 
@@ -555,9 +578,11 @@ impl<'s> Builder<'s> {
         );
         let composition = strings(b, "composition_column");
         let visible = visibility(b, limit);
-        for row in 0..b.num_rows() {
-            if row + PREFETCH_ROWS < b.num_rows() {
-                self.ids.prefetch(aid.value(row + PREFETCH_ROWS));
+        let rows = b.num_rows();
+        for row in 0..rows {
+            if row % WARM_ARTIFACT_ROWS == 0 {
+                let block = row..(row + WARM_ARTIFACT_ROWS).min(rows);
+                self.warmer.warm(&self.ids, block.map(|r| aid.value(r)));
             }
             if !visible(row) {
                 continue;
@@ -624,21 +649,19 @@ impl<'s> Builder<'s> {
             col.filter(|c| !c.is_null(row)).map(|c| c.value(row))
         };
         let visible = visibility(b, limit);
-        for row in 0..b.num_rows() {
-            if row + PREFETCH_ROWS < b.num_rows() {
-                let ahead = row + PREFETCH_ROWS;
-                self.ids.prefetch(run_id.value(ahead));
-                for (list, items) in [
-                    (inputs, input_items.and_then(|(aids, _)| aids)),
-                    (outputs, output_items),
-                ] {
-                    if let (Some(list), Some(items)) = (list, items) {
-                        let offs = list.value_offsets();
-                        for j in offs[ahead] as usize..offs[ahead + 1] as usize {
-                            self.ids.prefetch(items.value(j));
-                        }
-                    }
-                }
+        let input_ids = input_items.and_then(|(aids, _)| aids);
+        let rows = b.num_rows();
+        for row in 0..rows {
+            if row % WARM_RUN_ROWS == 0 {
+                let block = row..(row + WARM_RUN_ROWS).min(rows);
+                self.warmer.warm(
+                    &self.ids,
+                    block.flat_map(|r| {
+                        std::iter::once(run_id.value(r))
+                            .chain(listed(inputs, input_ids, r))
+                            .chain(listed(outputs, output_items, r))
+                    }),
+                );
             }
             if !visible(row) {
                 continue;
