@@ -968,10 +968,27 @@ mod tests {
             for (i, part) in parts.into_iter().enumerate() {
                 store.append(part).unwrap();
                 let loaded = LineageIndex::load(&store, None).unwrap();
-                // The first load builds and caches; later ones extend what the first cached.
+                // The first load builds and caches; later ones extend what is cached, and
+                // (each part being more than a sixteenth of the store) write the extension.
                 assert_eq!(loaded.is_extended(), i > 0, "seed {seed}, part {i}");
+                let listing = crate::graph::index::cache::Listing::of(&store).unwrap();
+                assert!(
+                    crate::graph::index::cache::holds(&store, &listing),
+                    "seed {seed}, part {i}: not cached"
+                );
                 let built = LineageIndex::build(&store, None).unwrap();
                 same_index(&loaded, &built, &format!("seed {seed}, part {i}"));
+                // Read back whole: the written extension is one layer, equal to a build.
+                let reread = LineageIndex::load(&store, None).unwrap();
+                assert!(
+                    reread.is_from_cache() && !reread.is_extended(),
+                    "seed {seed}, part {i}"
+                );
+                same_index(
+                    &reread,
+                    &built,
+                    &format!("seed {seed}, part {i}, read back"),
+                );
                 let (full, pruned) = both(&store, &policy);
                 assert_eq!(full, pruned, "seed {seed}, part {i}");
             }

@@ -20,7 +20,7 @@ use crate::records::{ArtifactKind, Channel, Role, RunKind};
 use crate::store::backend::ObjectInfo;
 use crate::store::Store;
 
-mod cache;
+pub(crate) mod cache;
 mod ids;
 
 use ids::{Ids, Warmer};
@@ -881,7 +881,13 @@ impl LineageIndex {
             let mut builder = Builder::resume(store, base, added.read);
             if builder.read(&added.artifacts, &added.runs)? {
                 timer.phase("extend");
-                return builder.finish(&timer);
+                let index = builder.finish(&timer)?;
+                // As after a build: written only if the listing is still the one extended to.
+                if added.worth_writing && cache::Listing::of(store)? == listing {
+                    cache::write(store, &listing, &index);
+                    timer.phase("cache write");
+                }
+                return Ok(index);
             }
         }
         let index = Self::build(store, None)?;
@@ -980,6 +986,12 @@ impl LineageIndex {
         lines.sort_unstable();
         lines.push(format!("placed={} segments={}", self.placed, self.segments));
         lines
+    }
+
+    /// Whether this index was read from a cache file (and maybe extended).
+    #[cfg(test)]
+    pub(crate) fn is_from_cache(&self) -> bool {
+        self.ids.base.len() > 0
     }
 
     /// Whether this index is a cached one extended with newer segments.

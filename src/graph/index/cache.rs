@@ -2,9 +2,11 @@
 //! does not decode and intern every id again.
 //!
 //! The file is derived data: its name is a digest of the store's segment listing, and it
-//! starts with that listing. After a few writes (new segments named after those it was built
-//! from) the next load extends it in memory with the new segments; after a compaction or
-//! much new data the index is built again and the file replaced. It is written to a
+//! starts with that listing. After writes (new segments named after those it was built from)
+//! the next load extends it with the new segments, reading only those; once they are a
+//! sixteenth of what the file covers (or 64 segments) the extended index replaces the file,
+//! so a growing store is never indexed from scratch again. After a compaction (segments
+//! renamed) or more than 512 new segments the index is built again and the file replaced. It is written to a
 //! temporary name and renamed, carries a BLAKE3 checksum of its bytes, and anything
 //! unreadable, inconsistent, stale or from another format version is ignored (the index is
 //! rebuilt from the segments). `MLPROV_INDEX_CACHE=0` turns it off.
@@ -21,13 +23,15 @@ use crate::store::{Store, TABLES};
 
 const MAGIC: &[u8; 16] = b"mlprov-index\0v4\0";
 
-/// Added segments a cached index is extended with: at most this share of the bytes it was
-/// built from (reading them costs what building reads, per byte), or this many bytes on a
-/// small store ...
-const EXTEND_MAX_SHARE: u64 = 16;
-const EXTEND_MIN_BYTES: u64 = 8 << 20;
-/// ... and at most this many (each is a request on object storage).
+/// A cached index is extended with at most this many added segments (each is a request on
+/// object storage); past that it is built again.
 const EXTEND_MAX_SEGMENTS: usize = 512;
+/// An extended index is written back (replacing the file it was read from) once its added
+/// segments hold at least this share of the bytes it was built from, or are this many:
+/// writing costs about what the whole file is, extending again on every load costs what
+/// the added segments are.
+const WRITE_EXTENDED_SHARE: u64 = 16;
+const WRITE_EXTENDED_SEGMENTS: usize = 64;
 
 /// Whether the cache is in use (`MLPROV_INDEX_CACHE=0` turns it off).
 pub fn enabled() -> bool {
@@ -82,8 +86,9 @@ impl Listing {
     /// The artifact and run segments listed after those an index was built from, when they
     /// are all that changed there (none gone, each added one named after the last it read:
     /// new segment names sort last, so the records reach the index in listing order as a
-    /// build would read them) and few enough to be worth it. Claims and releases are read
-    /// whole on every load, waivers are not in the index: they may change freely.
+    /// build would read them) and not too many. Extending reads only them, never more than a
+    /// build would, however much the store grew. Claims and releases are read whole on every
+    /// load, waivers are not in the index: they may change freely.
     fn added_since(&self, built: &[Vec<String>]) -> Option<Added> {
         let mut added = Added::default();
         let (mut read_bytes, mut added_bytes) = (0u64, 0u64);
@@ -102,9 +107,10 @@ impl Listing {
             added.read += kept.len();
             out.extend_from_slice(new);
         }
-        let small = added_bytes <= (read_bytes / EXTEND_MAX_SHARE).max(EXTEND_MIN_BYTES)
-            && added.artifacts.len() + added.runs.len() <= EXTEND_MAX_SEGMENTS;
-        small.then_some(added)
+        let segments = added.artifacts.len() + added.runs.len();
+        added.worth_writing = added_bytes.saturating_mul(WRITE_EXTENDED_SHARE) >= read_bytes
+            || segments >= WRITE_EXTENDED_SEGMENTS;
+        (segments <= EXTEND_MAX_SEGMENTS).then_some(added)
     }
 }
 
@@ -114,6 +120,8 @@ pub struct Added {
     pub artifacts: Vec<ObjectInfo>,
     pub runs: Vec<ObjectInfo>,
     pub read: usize,
+    /// Whether the extended index should be written (see [`WRITE_EXTENDED_SHARE`]).
+    pub worth_writing: bool,
 }
 
 /// The folder of one store's index cache (stores on object storage share the user's cache
@@ -229,8 +237,8 @@ fn open(path: &Path, timer: &PhaseTimer) -> Option<(Vec<Vec<String>>, LineageInd
 /// Write the index built from `listing` and remove the store's older cache files. Failures
 /// are ignored: the cache only saves time.
 pub fn write(store: &Store, listing: &Listing, index: &LineageIndex) {
-    // An index extended in memory is not written: the next full build writes its own.
-    if index.ids.base.len() > 0 {
+    // Ids are found by u32 offsets into one arena.
+    if u32::try_from(index.ids.base.bytes.len() + index.ids.added.bytes.len()).is_err() {
         return;
     }
     let dir = folder(store);
@@ -398,9 +406,11 @@ fn words_of<T: Word>(raw: &[u8]) -> Vec<T> {
     v
 }
 
-/// The file's bytes (checksum aside) for an index with an empty base (see [`write`]).
+/// The file's bytes (checksum aside). An extended index's two layers of ids are written as
+/// one: the arenas one after the other, the added ids' offsets moved past the base's, and one
+/// id table over all of them.
 fn encode<W: std::io::Write>(out: &mut Out<W>, listing: &Listing, ix: &LineageIndex) {
-    let ids = &ix.ids.added;
+    let (base, added) = (&ix.ids.base, &ix.ids.added);
     out.put(MAGIC);
     out.str(env!("CARGO_PKG_VERSION"));
     let mut listed = Out::new(Vec::new());
@@ -410,10 +420,22 @@ fn encode<W: std::io::Write>(out: &mut Out<W>, listing: &Listing, ix: &LineageIn
         keys.iter().for_each(|k| listed.str(k));
     }
     out.bytes(&listed.sink);
-    out.bytes(&ids.bytes);
-    out.u32s(&ids.starts);
-    out.u64s(&ids.slots);
-    out.u64(ids.len as u64);
+    out.u64((base.bytes.len() + added.bytes.len()) as u64);
+    out.put(&base.bytes);
+    out.put(&added.bytes);
+    if base.len() == 0 {
+        out.u32s(&added.starts);
+        out.u64s(&added.slots);
+    } else {
+        // `write` checked that the arenas together fit u32 offsets.
+        let shift = base.bytes.len() as u32;
+        let starts: Vec<u32> = (base.starts.iter().copied())
+            .chain(added.starts[1..].iter().map(|s| s + shift))
+            .collect();
+        out.u32s(&starts);
+        out.u64s(&ix.ids.merged_slots());
+    }
+    out.u64(ix.ids.len() as u64);
     out.bytes(&ix.kinds);
     let mut models: Vec<(&NodeId, &ModelKey)> = ix.models.iter().collect();
     models.sort_unstable_by_key(|(n, _)| **n);

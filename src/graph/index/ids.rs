@@ -187,19 +187,23 @@ impl Interner {
     }
 
     fn grow(&mut self) {
-        let size = self.slots.len() * 2;
-        let mut slots = vec![0u64; size];
-        let mask = size - 1;
-        for n in 0..self.len {
-            let h = hash_bytes(self.bytes_of(n as NodeId));
-            let mut slot = h as usize & mask;
-            while slots[slot] != 0 {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = ((h >> 32) << 32) | (n as u64 + 1);
+        let mut slots = vec![0u64; self.slots.len() * 2];
+        for n in 0..self.len as NodeId {
+            place(&mut slots, self.bytes_of(n), n);
         }
         self.slots = slots;
     }
+}
+
+/// Put node `n`, whose id is `key`, in the first empty slot from where its hash lands.
+fn place(slots: &mut [u64], key: &[u8], n: NodeId) {
+    let h = hash_bytes(key);
+    let mask = slots.len() - 1;
+    let mut slot = h as usize & mask;
+    while slots[slot] != 0 {
+        slot = (slot + 1) & mask;
+    }
+    slots[slot] = ((h >> 32) << 32) | (n as u64 + 1);
 }
 
 /// The ids of an index: those read back from the cache file (`base`, never changed) and those
@@ -249,6 +253,16 @@ impl Ids {
         } else {
             &self.base
         }
+    }
+
+    /// An id table over every id, base and added, numbered as here: what one interner of all
+    /// of them would hold (an extended index is written to the cache as one layer).
+    pub(super) fn merged_slots(&self) -> Vec<u64> {
+        let mut slots = vec![0u64; (self.len().max(16) * 2).next_power_of_two()];
+        for n in 0..self.len() as NodeId {
+            place(&mut slots, self.get(n).as_bytes(), n);
+        }
+        slots
     }
 
     pub(super) fn find(&self, key: &str) -> Option<NodeId> {
