@@ -971,24 +971,10 @@ mod tests {
                 // The first load builds and caches; later ones extend what is cached, and
                 // (each part being more than a sixteenth of the store) write the extension.
                 assert_eq!(loaded.is_extended(), i > 0, "seed {seed}, part {i}");
-                let listing = crate::graph::index::cache::Listing::of(&store).unwrap();
-                assert!(
-                    crate::graph::index::cache::holds(&store, &listing),
-                    "seed {seed}, part {i}: not cached"
-                );
                 let built = LineageIndex::build(&store, None).unwrap();
                 same_index(&loaded, &built, &format!("seed {seed}, part {i}"));
                 // Read back whole: the written extension is one layer, equal to a build.
-                let reread = LineageIndex::load(&store, None).unwrap();
-                assert!(
-                    reread.is_from_cache() && !reread.is_extended(),
-                    "seed {seed}, part {i}"
-                );
-                same_index(
-                    &reread,
-                    &built,
-                    &format!("seed {seed}, part {i}, read back"),
-                );
+                read_back_whole(&store, &built, &format!("seed {seed}, part {i}"));
                 let (full, pruned) = both(&store, &policy);
                 assert_eq!(full, pruned, "seed {seed}, part {i}");
             }
@@ -999,6 +985,68 @@ mod tests {
             let built = LineageIndex::build(&store, None).unwrap();
             same_index(&loaded, &built, &format!("seed {seed}, compacted"));
         }
+    }
+
+    /// The index cached for the store's listing, read back as one layer: equal to `built`,
+    /// and every id found where it is numbered (the merged id table of a written extension).
+    fn read_back_whole(store: &Store, built: &LineageIndex, case: &str) {
+        let listing = crate::graph::index::cache::Listing::of(store).unwrap();
+        assert!(
+            crate::graph::index::cache::holds(store, &listing),
+            "{case}: not cached"
+        );
+        let reread = LineageIndex::load(store, None).unwrap();
+        assert!(reread.is_from_cache() && !reread.is_extended(), "{case}");
+        same_index(&reread, built, &format!("{case}, read back"));
+        for n in 0..reread.node_count() as u32 {
+            assert_eq!(reread.node(reread.id(n)), Some(n), "{case}: node {n}");
+        }
+    }
+
+    #[test]
+    fn small_extensions_are_not_written_until_they_add_up_and_new_claims_alone_are() {
+        let licenses = ["llama3.1", "cc-by-nc-4.0", "gemma"];
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap();
+        let mut batch = random_batch(7, &licenses, true);
+        let claims = std::mem::take(&mut batch.license_claims);
+        let mut parts = in_parts(batch, 40).into_iter();
+        for part in parts.by_ref().take(30) {
+            store.append(part).unwrap();
+        }
+        LineageIndex::load(&store, None).unwrap();
+        let listing = || crate::graph::index::cache::Listing::of(&store).unwrap();
+        let cached = |l| crate::graph::index::cache::holds(&store, &l);
+        assert!(cached(listing()), "built and written");
+        // One part is a thirtieth of what the file covers: extended, not written.
+        store.append(parts.next().unwrap()).unwrap();
+        let loaded = LineageIndex::load(&store, None).unwrap();
+        assert!(loaded.is_extended() && !cached(listing()));
+        same_index(
+            &loaded,
+            &LineageIndex::build(&store, None).unwrap(),
+            "one part",
+        );
+        // Three parts are a tenth: written.
+        for part in parts.by_ref().take(2) {
+            store.append(part).unwrap();
+        }
+        let loaded = LineageIndex::load(&store, None).unwrap();
+        assert!(loaded.is_extended());
+        let built = LineageIndex::build(&store, None).unwrap();
+        same_index(&loaded, &built, "three parts");
+        read_back_whole(&store, &built, "three parts");
+        // License claims alone add no artifact or run segment: the extension is written.
+        store
+            .append(Batch {
+                license_claims: claims,
+                ..Default::default()
+            })
+            .unwrap();
+        let loaded = LineageIndex::load(&store, None).unwrap();
+        let built = LineageIndex::build(&store, None).unwrap();
+        same_index(&loaded, &built, "claims");
+        read_back_whole(&store, &built, "claims");
     }
 
     #[test]

@@ -365,6 +365,9 @@ fn corrupt(store: &Store, table: &str, reason: String) -> crate::Error {
     }
 }
 
+/// Segment bytes per node, to size the id table from a listing (see [`LineageIndex::build`]).
+const BYTES_PER_NODE: u64 = 110;
+
 /// Rows whose ids are brought into cache together before they are interned (see
 /// [`Warmer`]): a run row names about five ids, an artifact row one.
 const WARM_RUN_ROWS: usize = 64;
@@ -879,11 +882,15 @@ impl LineageIndex {
         }
         if let Some((base, added)) = cache::read_base(store, &listing, &timer) {
             let mut builder = Builder::resume(store, base, added.read);
+            let new_nodes = (added.bytes / BYTES_PER_NODE) as usize;
+            builder.ids.reserve_added(new_nodes, new_nodes * 72);
             if builder.read(&added.artifacts, &added.runs)? {
                 timer.phase("extend");
                 let index = builder.finish(&timer)?;
                 // As after a build: written only if the listing is still the one extended to.
-                if added.worth_writing && cache::Listing::of(store)? == listing {
+                if added.worth_writing
+                    && matches!(cache::Listing::of(store), Ok(now) if now == listing)
+                {
                     cache::write(store, &listing, &index);
                     timer.phase("cache write");
                 }
@@ -893,7 +900,7 @@ impl LineageIndex {
         let index = Self::build(store, None)?;
         // Written only if no segment came or went meanwhile: then the index is exactly the
         // listing's.
-        if cache::Listing::of(store)? == listing {
+        if matches!(cache::Listing::of(store), Ok(now) if now == listing) {
             cache::write(store, &listing, &index);
         }
         Ok(index)
@@ -937,11 +944,12 @@ impl LineageIndex {
     fn try_build(store: &Store, as_of: Option<DateTime<Utc>>) -> Result<Option<LineageIndex>> {
         let timer = crate::progress::PhaseTimer::new("index");
         let (artifacts, runs) = (store.segments("artifacts")?, store.segments("runs")?);
-        // Sized from the segments' bytes (about 200 per node in bulk-written segments), so the
-        // id table is not rehashed and copied as it grows.
+        // Sized from the segments' bytes, so the id table is not rehashed and copied as it
+        // grows: about 115 bytes per node in bulk-written zstd segments (200 in the snappy
+        // segments of earlier versions, for which the table is then twice what it needs).
         let bytes: u64 = artifacts.iter().chain(&runs).map(|i| i.size).sum();
         let limit = as_of.map(|t| t.timestamp_micros());
-        let mut b = Builder::new(store, limit, (bytes / 200) as usize);
+        let mut b = Builder::new(store, limit, (bytes / BYTES_PER_NODE) as usize);
         if !b.read(&artifacts, &runs)? {
             return Ok(None);
         }

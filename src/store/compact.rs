@@ -22,7 +22,7 @@ use super::{fetch_chunks_of, keys_of, AppendReceipt, CompactReport, Store, FETCH
 use crate::error::Result;
 use crate::records::StoredRecord;
 use crate::store::backend::ObjectInfo;
-use crate::store::segment::Table;
+use crate::store::segment::{self, Table};
 
 impl Store {
     /// Merge each table's segments (into parts of at most [`super::SEGMENT_MAX_RECORDS`]) and
@@ -82,8 +82,8 @@ impl Store {
     }
 
     /// The full segments (exactly a part's size, as a compaction or a large write leaves them)
-    /// that stay as they are: every id in them occurs once in the whole listing, so a second
-    /// compaction rewrites only what was added since the first. A table's only segment stays
+    /// that stay as they are: in the current codec, with every id in them once in the whole
+    /// listing, so a second compaction rewrites only what was added since the first. A table's only segment stays
     /// when it is within the part size; one written whole by an earlier version (a million
     /// records in one file) is split. Ids found in more than one segment (or twice in one) keep
     /// their segments in the merge: a record this compaction drops from a segment it deletes
@@ -105,15 +105,23 @@ impl Store {
         for chunk in fetch_chunks_of(listed, chunk_bytes) {
             let keys = keys_of(chunk);
             let fetched = self.fetch_segments(&keys)?;
-            let ids: Vec<Option<Option<Vec<IdKey>>>> = fetched
+            let ids: Vec<Option<ScannedSegment>> = fetched
                 .into_par_iter()
                 .zip(keys.par_iter())
-                .map(|(bytes, key)| bytes.map(|b| self.record_ids::<T>(key, b)).transpose())
+                .map(|(bytes, key)| {
+                    bytes
+                        .map(|b| {
+                            let current = segment::in_current_codec(&b);
+                            let ids = self.record_ids::<T>(key, b)?;
+                            Ok(ids.map(|ids| (ids, current)))
+                        })
+                        .transpose()
+                })
                 .collect::<Result<_>>()?;
             for (key, found) in keys.into_iter().zip(ids) {
                 // Vanished (merged by another compaction), or with a missing id (the merge
                 // decodes it and names it): not kept.
-                let Some(Some(ids)) = found else {
+                let Some(Some((ids, current))) = found else {
                     continue;
                 };
                 for id in &ids {
@@ -121,7 +129,8 @@ impl Store {
                         repeated.insert_key(id.clone());
                     }
                 }
-                if fits(ids.len()) {
+                // A segment in an earlier codec (snappy) is rewritten in the current one.
+                if current && fits(ids.len()) {
                     full.push((key, ids));
                 }
             }
@@ -190,6 +199,10 @@ impl Store {
         Ok(Some(ids))
     }
 }
+
+/// A segment as the keep rule sees it: its record ids and whether it is in the current codec
+/// (`None` when a record id is missing).
+type ScannedSegment = Option<(Vec<IdKey>, bool)>;
 
 /// A part's order: by `recorded_at`, then id, so a part's statistics span a short time.
 fn sort_for_parts<T: StoredRecord>(records: &mut [T]) {
@@ -376,6 +389,41 @@ mod tests {
         let now = listed(&store);
         assert!(!now.contains(&holding_0));
         assert_eq!(kept.iter().filter(|k| now.contains(k)).count(), 1);
+    }
+
+    #[test]
+    fn full_segments_of_an_earlier_codec_are_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap().with_max_segment_records(3);
+        // Named before every segment written next, as an earlier version's would be.
+        let old = store.dir().join("segments/artifacts/0000-snappy.parquet");
+        let records: Vec<ArtifactRecord> = (0..3)
+            .map(|n| {
+                let mut r = dataset(n);
+                r.seal();
+                r
+            })
+            .collect();
+        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+        std::fs::write(&old, segment::encode_snappy(&records)).unwrap();
+        write(&store, (3..6).map(dataset).collect());
+        let current = listed(&store)
+            .into_iter()
+            .find(|k| !k.contains("0000-snappy"))
+            .unwrap();
+        let report = store.compact().unwrap();
+        assert_eq!((report.segments_after, report.records), (2, 3));
+        assert!(!old.exists(), "the snappy segment is merged");
+        let now = listed(&store);
+        assert!(now.contains(&current), "the current full segment is kept");
+        for key in &now {
+            let bytes = std::fs::read(store.segment_path(key)).unwrap();
+            assert!(
+                segment::in_current_codec(&bytes::Bytes::from(bytes)),
+                "{key}"
+            );
+        }
+        assert_eq!(store.load().unwrap().artifacts.len(), 6);
     }
 
     #[test]

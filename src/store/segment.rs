@@ -819,6 +819,22 @@ pub fn encode<T: Table>(records: &[T]) -> Vec<u8> {
     } else {
         WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()))
     };
+    encode_with(records, builder)
+}
+
+/// What `encode` writes with snappy, as versions before zstd did.
+#[cfg(test)]
+pub(crate) fn encode_snappy<T: Table>(records: &[T]) -> Vec<u8> {
+    encode_with(
+        records,
+        WriterProperties::builder().set_compression(Compression::SNAPPY),
+    )
+}
+
+fn encode_with<T: Table>(
+    records: &[T],
+    builder: parquet::file::properties::WriterPropertiesBuilder,
+) -> Vec<u8> {
     let props = builder
         .set_max_row_group_row_count(Some(64 * 1024))
         .set_key_value_metadata(Some(vec![
@@ -837,6 +853,23 @@ pub fn encode<T: Table>(records: &[T]) -> Vec<u8> {
     }
     writer.close().expect("in-memory write");
     out
+}
+
+/// Whether a segment is compressed as [`encode`] compresses today (plain or zstd): a
+/// compaction keeps only those, so the snappy segments of earlier versions are rewritten.
+pub fn in_current_codec(bytes: &Bytes) -> bool {
+    parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(bytes)
+        .is_ok_and(|meta| {
+            meta.row_groups().iter().all(|group| {
+                group.columns().iter().all(|c| {
+                    matches!(
+                        c.compression(),
+                        Compression::UNCOMPRESSED | Compression::ZSTD(_)
+                    )
+                })
+            })
+        })
 }
 
 /// A reader over a segment's bytes, after checking that the segment holds `table`.
@@ -1119,18 +1152,9 @@ mod tests {
                 rel
             })
             .collect();
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new(
-                META_TABLE.to_string(),
-                ReleaseRecord::TABLE.to_string(),
-            )]))
-            .build();
-        let mut out = Vec::new();
-        let mut writer =
-            ArrowWriter::try_new(&mut out, ReleaseRecord::schema(), Some(props)).unwrap();
-        writer.write(&ReleaseRecord::to_batch(&records)).unwrap();
-        writer.close().unwrap();
+        let out = encode_snappy(&records);
+        assert!(!in_current_codec(&Bytes::from(out.clone())));
+        assert!(in_current_codec(&Bytes::from(encode(&records))));
         let back: Vec<ReleaseRecord> = decode(Bytes::from(out)).unwrap();
         assert_eq!(back, records);
     }

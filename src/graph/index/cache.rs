@@ -5,8 +5,9 @@
 //! starts with that listing. After writes (new segments named after those it was built from)
 //! the next load extends it with the new segments, reading only those; once they are a
 //! sixteenth of what the file covers (or 64 segments) the extended index replaces the file,
-//! so a growing store is never indexed from scratch again. After a compaction (segments
-//! renamed) or more than 512 new segments the index is built again and the file replaced. It is written to a
+//! so a store growing between loads is extended by what it gained rather than indexed from
+//! scratch. After a compaction (segments renamed), more than 512 new segments, or more new
+//! bytes than the file covers, the index is built again and the file replaced. It is written to a
 //! temporary name and renamed, carries a BLAKE3 checksum of its bytes, and anything
 //! unreadable, inconsistent, stale or from another format version is ignored (the index is
 //! rebuilt from the segments). `MLPROV_INDEX_CACHE=0` turns it off.
@@ -24,8 +25,10 @@ use crate::store::{Store, TABLES};
 const MAGIC: &[u8; 16] = b"mlprov-index\0v4\0";
 
 /// A cached index is extended with at most this many added segments (each is a request on
-/// object storage); past that it is built again.
+/// object storage); past that it is built again ...
 const EXTEND_MAX_SEGMENTS: usize = 512;
+/// ... and with at most as many bytes as it was built from (or this many, on a small store).
+const EXTEND_ANY_BYTES: u64 = 8 << 20;
 /// An extended index is written back (replacing the file it was read from) once its added
 /// segments hold at least this share of the bytes it was built from, or are this many:
 /// writing costs about what the whole file is, extending again on every load costs what
@@ -108,9 +111,16 @@ impl Listing {
             out.extend_from_slice(new);
         }
         let segments = added.artifacts.len() + added.runs.len();
+        // No artifact or run segment added (claims, releases or waivers changed): written, or
+        // every load would repeat the extension's work for nothing new.
         added.worth_writing = added_bytes.saturating_mul(WRITE_EXTENDED_SHARE) >= read_bytes
-            || segments >= WRITE_EXTENDED_SEGMENTS;
-        (segments <= EXTEND_MAX_SEGMENTS).then_some(added)
+            || segments >= WRITE_EXTENDED_SEGMENTS
+            || segments == 0;
+        added.bytes = added_bytes;
+        // More added than read: a build reads little more than the extension would, and sizes
+        // its id table for all of it.
+        (segments <= EXTEND_MAX_SEGMENTS && added_bytes <= read_bytes.max(EXTEND_ANY_BYTES))
+            .then_some(added)
     }
 }
 
@@ -122,6 +132,8 @@ pub struct Added {
     pub read: usize,
     /// Whether the extended index should be written (see [`WRITE_EXTENDED_SHARE`]).
     pub worth_writing: bool,
+    /// The added segments' bytes (to size the id table for their new ids).
+    pub bytes: u64,
 }
 
 /// The folder of one store's index cache (stores on object storage share the user's cache
@@ -332,6 +344,10 @@ impl<W: std::io::Write> Out<W> {
     /// A length, then every word's little-endian bytes.
     fn words<T: Word>(&mut self, v: &[T]) {
         self.u64(v.len() as u64);
+        self.words_raw(v);
+    }
+    /// Every word's little-endian bytes (a length written before, for words in several runs).
+    fn words_raw<T: Word>(&mut self, v: &[T]) {
         if cfg!(target_endian = "little") {
             self.put(bytemuck::cast_slice(v));
         } else {
@@ -429,10 +445,12 @@ fn encode<W: std::io::Write>(out: &mut Out<W>, listing: &Listing, ix: &LineageIn
     } else {
         // `write` checked that the arenas together fit u32 offsets.
         let shift = base.bytes.len() as u32;
-        let starts: Vec<u32> = (base.starts.iter().copied())
-            .chain(added.starts[1..].iter().map(|s| s + shift))
-            .collect();
-        out.u32s(&starts);
+        out.u64((base.starts.len() + added.starts.len() - 1) as u64);
+        out.words_raw(&base.starts);
+        for chunk in added.starts[1..].chunks(1 << 14) {
+            let moved: Vec<u32> = chunk.iter().map(|s| s + shift).collect();
+            out.words_raw(&moved);
+        }
         out.u64s(&ix.ids.merged_slots());
     }
     out.u64(ix.ids.len() as u64);

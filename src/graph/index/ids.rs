@@ -229,6 +229,13 @@ impl Ids {
         }
     }
 
+    /// Room for about `ids` new ids of `bytes` bytes (before extending with added segments).
+    pub(super) fn reserve_added(&mut self, ids: usize, bytes: usize) {
+        if self.added.len() == 0 {
+            self.added = Interner::with_capacity(ids, bytes);
+        }
+    }
+
     pub(super) fn len(&self) -> usize {
         self.base.len() + self.added.len()
     }
@@ -258,8 +265,16 @@ impl Ids {
     /// An id table over every id, base and added, numbered as here: what one interner of all
     /// of them would hold (an extended index is written to the cache as one layer).
     pub(super) fn merged_slots(&self) -> Vec<u64> {
-        let mut slots = vec![0u64; (self.len().max(16) * 2).next_power_of_two()];
-        for n in 0..self.len() as NodeId {
+        let size = (self.len().max(16) * 2).next_power_of_two();
+        let base = self.base.len() as NodeId;
+        // The base's table, when it has room for the added ids too (as interning them into it
+        // would have put them); else one table placing every id again.
+        let (mut slots, placed) = if self.base.slots.len() >= size {
+            (self.base.slots.clone(), base)
+        } else {
+            (vec![0u64; size], 0)
+        };
+        for n in placed..self.len() as NodeId {
             place(&mut slots, self.get(n).as_bytes(), n);
         }
         slots
@@ -300,6 +315,10 @@ pub(super) struct Warmer {
 
 impl Warmer {
     pub(super) fn warm<'k>(&mut self, ids: &Ids, keys: impl Iterator<Item = &'k str>) {
+        // Without a prefetch instruction the steps would only repeat each lookup.
+        if !cfg!(target_arch = "x86_64") {
+            return;
+        }
         let layer = ids.first_layer();
         self.hashes.clear();
         self.found.clear();
