@@ -1044,6 +1044,7 @@ mod tests {
             })
             .unwrap();
         let loaded = LineageIndex::load(&store, None).unwrap();
+        assert!(loaded.is_from_cache(), "extended, not built again");
         let built = LineageIndex::build(&store, None).unwrap();
         same_index(&loaded, &built, "claims");
         read_back_whole(&store, &built, "claims");

@@ -945,7 +945,7 @@ impl LineageIndex {
         let timer = crate::progress::PhaseTimer::new("index");
         let (artifacts, runs) = (store.segments("artifacts")?, store.segments("runs")?);
         // Sized from the segments' bytes, so the id table is not rehashed and copied as it
-        // grows: about 115 bytes per node in bulk-written zstd segments (200 in the snappy
+        // grows: about 110 bytes per node in bulk-written zstd segments (200 in the snappy
         // segments of earlier versions, for which the table is then twice what it needs).
         let bytes: u64 = artifacts.iter().chain(&runs).map(|i| i.size).sum();
         let limit = as_of.map(|t| t.timestamp_micros());

@@ -9,8 +9,8 @@
 //! segments read are deleted only after every part is durable, so the compaction is safe at any
 //! moment: beside writers, readers, and another compaction (see docs/store.md).
 //!
-//! First, the id columns alone are read: a full segment (a part's size) none of whose ids
-//! occurs elsewhere in the listing is kept as it is, so compacting again rewrites only each
+//! First, the id columns alone are read: a full segment (a part's size), in the current codec,
+//! none of whose ids occurs elsewhere in the listing is kept as it is, so compacting again rewrites only each
 //! table's last part and what was added since. Every record dropped from a deleted segment is
 //! thereby in a part this compaction wrote, never only in a kept segment.
 
@@ -83,8 +83,8 @@ impl Store {
 
     /// The full segments (exactly a part's size, as a compaction or a large write leaves them)
     /// that stay as they are: in the current codec, with every id in them once in the whole
-    /// listing, so a second compaction rewrites only what was added since the first. A table's only segment stays
-    /// when it is within the part size; one written whole by an earlier version (a million
+    /// listing, so a second compaction rewrites only what was added since the first. A table's
+    /// only segment stays on the same terms when it is within the part size; one written whole by an earlier version (a million
     /// records in one file) is split. Ids found in more than one segment (or twice in one) keep
     /// their segments in the merge: a record this compaction drops from a segment it deletes
     /// must be in a part it wrote itself, never only in a segment it kept, which another
