@@ -367,6 +367,8 @@ fn corrupt(store: &Store, table: &str, reason: String) -> crate::Error {
 
 /// Segment bytes per node, to size the id table from a listing (see [`LineageIndex::build`]).
 const BYTES_PER_NODE: u64 = 110;
+/// Bytes of an id, to size the arena: a `blake3:` digest is 71.
+const BYTES_PER_ID: usize = 72;
 
 /// Rows whose ids are brought into cache together before they are interned (see
 /// [`Warmer`]): a run row names about five ids, an artifact row one.
@@ -475,7 +477,7 @@ impl<'s> Builder<'s> {
         Builder {
             store,
             limit,
-            ids: Ids::with_capacity(nodes, nodes * 72),
+            ids: Ids::with_capacity(nodes, nodes * BYTES_PER_ID),
             kinds: Vec::with_capacity(nodes),
             models: HashMap::new(),
             vendored: HashSet::new(),
@@ -700,14 +702,9 @@ impl<'s> Builder<'s> {
                     }
                 }
             }
-            if let (Some(list), Some(items)) = (outputs, output_items) {
-                if !list.is_null(row) {
-                    let offs = list.value_offsets();
-                    for j in offs[row] as usize..offs[row + 1] as usize {
-                        let a = self.node_of(items.value(j), UNRECORDED);
-                        self.edges.push((r, a, OUTPUT_EDGE));
-                    }
-                }
+            for output in listed(outputs, output_items, row) {
+                let a = self.node_of(output, UNRECORDED);
+                self.edges.push((r, a, OUTPUT_EDGE));
             }
         }
         Ok(())
@@ -883,26 +880,21 @@ impl LineageIndex {
         if let Some((base, added)) = cache::read_base(store, &listing, &timer) {
             let mut builder = Builder::resume(store, base, added.read);
             let new_nodes = (added.bytes / BYTES_PER_NODE) as usize;
-            builder.ids.reserve_added(new_nodes, new_nodes * 72);
+            builder
+                .ids
+                .reserve_added(new_nodes, new_nodes * BYTES_PER_ID);
             if builder.read(&added.artifacts, &added.runs)? {
                 timer.phase("extend");
                 let index = builder.finish(&timer)?;
-                // As after a build: written only if the listing is still the one extended to.
-                if added.worth_writing
-                    && matches!(cache::Listing::of(store), Ok(now) if now == listing)
-                {
-                    cache::write(store, &listing, &index);
+                if added.worth_writing {
+                    cache::write_if_listed(store, &listing, &index);
                     timer.phase("cache write");
                 }
                 return Ok(index);
             }
         }
         let index = Self::build(store, None)?;
-        // Written only if no segment came or went meanwhile: then the index is exactly the
-        // listing's.
-        if matches!(cache::Listing::of(store), Ok(now) if now == listing) {
-            cache::write(store, &listing, &index);
-        }
+        cache::write_if_listed(store, &listing, &index);
         Ok(index)
     }
 

@@ -10,8 +10,8 @@
 //! moment: beside writers, readers, and another compaction (see docs/store.md).
 //!
 //! First, the id columns alone are read: a full segment (a part's size), in the current codec,
-//! none of whose ids occurs elsewhere in the listing is kept as it is, so compacting again rewrites only each
-//! table's last part and what was added since. Every record dropped from a deleted segment is
+//! none of whose ids occurs elsewhere in the listing is kept as it is, so compacting again
+//! rewrites only each table's last part and what was added since. Every record dropped from a deleted segment is
 //! thereby in a part this compaction wrote, never only in a kept segment.
 
 use std::collections::HashSet;
@@ -84,8 +84,8 @@ impl Store {
     /// The full segments (exactly a part's size, as a compaction or a large write leaves them)
     /// that stay as they are: in the current codec, with every id in them once in the whole
     /// listing, so a second compaction rewrites only what was added since the first. A table's
-    /// only segment stays on the same terms when it is within the part size; one written whole by an earlier version (a million
-    /// records in one file) is split. Ids found in more than one segment (or twice in one) keep
+    /// only segment stays on the same terms when it is within the part size; one written whole
+    /// by an earlier version (a million records in one file) is split. Ids found in more than one segment (or twice in one) keep
     /// their segments in the merge: a record this compaction drops from a segment it deletes
     /// must be in a part it wrote itself, never only in a segment it kept, which another
     /// compaction may be deleting at the same moment.
@@ -108,15 +108,7 @@ impl Store {
             let ids: Vec<Option<ScannedSegment>> = fetched
                 .into_par_iter()
                 .zip(keys.par_iter())
-                .map(|(bytes, key)| {
-                    bytes
-                        .map(|b| {
-                            let current = segment::in_current_codec(&b);
-                            let ids = self.record_ids::<T>(key, b)?;
-                            Ok(ids.map(|ids| (ids, current)))
-                        })
-                        .transpose()
-                })
+                .map(|(bytes, key)| bytes.map(|b| self.scan::<T>(key, b)).transpose())
                 .collect::<Result<_>>()?;
             for (key, found) in keys.into_iter().zip(ids) {
                 // Vanished (merged by another compaction), or with a missing id (the merge
@@ -178,8 +170,9 @@ impl Store {
         Ok(read)
     }
 
-    /// A segment's record ids (its id column alone decoded); `None` if one is missing.
-    fn record_ids<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<Option<Vec<IdKey>>> {
+    /// A segment as the keep rule sees it (its id column alone decoded).
+    fn scan<T: Table>(&self, key: &str, bytes: bytes::Bytes) -> Result<ScannedSegment> {
+        let current = segment::in_current_codec(&bytes);
         let mut ids = Vec::new();
         for batch in self.decode_columns(key, bytes, T::TABLE, &["record_id"])? {
             let column = batch
@@ -196,7 +189,7 @@ impl Store {
                 ids.push(IdKey::of(id));
             }
         }
-        Ok(Some(ids))
+        Ok(Some((ids, current)))
     }
 }
 

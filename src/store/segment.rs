@@ -1089,26 +1089,32 @@ mod tests {
         assert_eq!(back, vec![w]);
     }
 
+    /// `n` sealed release records of distinct artifacts.
+    fn releases(n: usize) -> Vec<ReleaseRecord> {
+        let t = chrono::Utc::now();
+        (0..n)
+            .map(|i| {
+                let mut rel = ReleaseRecord {
+                    record_id: String::new(),
+                    artifact_id: id::file(&format!("{i:064x}")),
+                    distribution: Distribution::ExternalWeights,
+                    effective_at: t,
+                    note: Some(format!("note {i}")),
+                    recorded_at: t,
+                    recorded_by: "u@h".into(),
+                };
+                rel.seal();
+                rel
+            })
+            .collect()
+    }
+
     #[test]
     fn tagging_batches_are_plain_and_larger_ones_zstd_with_dictionaries() {
         use parquet::file::reader::{FileReader, SerializedFileReader};
-        let t = chrono::Utc::now();
-        let release = |i: usize| {
-            let mut rel = ReleaseRecord {
-                record_id: String::new(),
-                artifact_id: id::file(&format!("{i:064x}")),
-                distribution: Distribution::ApiServed,
-                effective_at: t,
-                note: None,
-                recorded_at: t,
-                recorded_by: "u@h".into(),
-            };
-            rel.seal();
-            rel
-        };
         // Compression and encodings of every column chunk of the segment's first row group.
         let layout = |n: usize| {
-            let records: Vec<ReleaseRecord> = (0..n).map(release).collect();
+            let records = releases(n);
             let bytes = Bytes::from(encode(&records));
             let back: Vec<ReleaseRecord> = decode(bytes.clone()).unwrap();
             assert_eq!(back, records);
@@ -1136,22 +1142,7 @@ mod tests {
     /// Stores written before zstd hold snappy segments (the `snap` feature must stay).
     #[test]
     fn snappy_segments_of_earlier_versions_still_decode() {
-        let t = chrono::Utc::now();
-        let records: Vec<ReleaseRecord> = (0..300)
-            .map(|i| {
-                let mut rel = ReleaseRecord {
-                    record_id: String::new(),
-                    artifact_id: id::file(&format!("{i:064x}")),
-                    distribution: Distribution::ExternalWeights,
-                    effective_at: t,
-                    note: Some(format!("note {i}")),
-                    recorded_at: t,
-                    recorded_by: "u@h".into(),
-                };
-                rel.seal();
-                rel
-            })
-            .collect();
+        let records = releases(300);
         let out = encode_snappy(&records);
         assert!(!in_current_codec(&Bytes::from(out.clone())));
         assert!(in_current_codec(&Bytes::from(encode(&records))));

@@ -246,9 +246,17 @@ fn open(path: &Path, timer: &PhaseTimer) -> Option<(Vec<Vec<String>>, LineageInd
     Some((built, index))
 }
 
+/// [`write`], if no segment came or went since `listing` was taken (then the index, built or
+/// extended from it, is exactly the listing's).
+pub fn write_if_listed(store: &Store, listing: &Listing, index: &LineageIndex) {
+    if matches!(Listing::of(store), Ok(now) if now == *listing) {
+        write(store, listing, index);
+    }
+}
+
 /// Write the index built from `listing` and remove the store's older cache files. Failures
 /// are ignored: the cache only saves time.
-pub fn write(store: &Store, listing: &Listing, index: &LineageIndex) {
+fn write(store: &Store, listing: &Listing, index: &LineageIndex) {
     // Ids are found by u32 offsets into one arena.
     if u32::try_from(index.ids.base.bytes.len() + index.ids.added.bytes.len()).is_err() {
         return;

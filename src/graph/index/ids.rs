@@ -115,20 +115,9 @@ impl Interner {
     /// Second step: the node whose tag matches (the slot's line is in cache by now), and its
     /// start offset. `None` for a key not interned yet, which needs nothing more.
     fn warm_start(&self, h: u64) -> Option<NodeId> {
-        let tag = (h >> 32) << 32;
-        let mask = self.slots.len() - 1;
-        let mut slot = h as usize & mask;
-        loop {
-            match self.slots[slot] {
-                0 => return None,
-                v if v & !0xFFFF_FFFF == tag => {
-                    let n = (v as u32) - 1;
-                    prefetch(self.starts.as_ptr().wrapping_add(n as usize));
-                    return Some(n);
-                }
-                _ => slot = (slot + 1) & mask,
-            }
-        }
+        let n = self.walk(h, |_| true).ok()?;
+        prefetch(self.starts.as_ptr().wrapping_add(n as usize));
+        Some(n)
     }
 
     /// Third step: the node's bytes in the arena (its start is in cache by now).
@@ -147,21 +136,25 @@ impl Interner {
     /// `key`'s node, or the empty slot (and hash tag) where it would go.
     fn probe(&self, key: &str) -> std::result::Result<NodeId, (usize, u64)> {
         let h = hash_bytes(key.as_bytes());
-        let tag = (h >> 32) << 32;
+        self.walk(h, |n| self.bytes_of(n) == key.as_bytes())
+            .map_err(|slot| (slot, tag(h)))
+    }
+
+    /// The slots from where hash `h` lands: the first node whose tag matches and that `is`
+    /// accepts, else the empty slot that ends the run.
+    fn walk(
+        &self,
+        h: u64,
+        mut is: impl FnMut(NodeId) -> bool,
+    ) -> std::result::Result<NodeId, usize> {
         let mask = self.slots.len() - 1;
         let mut slot = h as usize & mask;
         loop {
             match self.slots[slot] {
-                0 => return Err((slot, tag)),
-                v if v & !0xFFFF_FFFF == tag => {
-                    let n = (v as u32) - 1;
-                    if self.bytes_of(n) == key.as_bytes() {
-                        return Ok(n);
-                    }
-                }
-                _ => {}
+                0 => return Err(slot),
+                v if v & !0xFFFF_FFFF == tag(h) && is((v as u32) - 1) => return Ok((v as u32) - 1),
+                _ => slot = (slot + 1) & mask,
             }
-            slot = (slot + 1) & mask;
         }
     }
 
@@ -203,7 +196,12 @@ fn place(slots: &mut [u64], key: &[u8], n: NodeId) {
     while slots[slot] != 0 {
         slot = (slot + 1) & mask;
     }
-    slots[slot] = ((h >> 32) << 32) | (n as u64 + 1);
+    slots[slot] = tag(h) | (n as u64 + 1);
+}
+
+/// A slot holds its id's hash tag (the hash's upper 32 bits) above node + 1.
+fn tag(h: u64) -> u64 {
+    (h >> 32) << 32
 }
 
 /// The ids of an index: those read back from the cache file (`base`, never changed) and those
